@@ -1,0 +1,168 @@
+"""The headless command line: ``gpt-studio <verb> ... [--json]``.
+
+Each verb drives the same engine calls as the desktop app. With ``--json`` the last line of stdout is one
+JSON object (``{"ok": false, "error": ...}`` on failure); human progress goes to stderr. A user error exits
+with status 1 and one clear line; a usage error with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gpt_studio import __version__
+from gpt_studio.engine.errors import StudioError
+
+Handler = Callable[[argparse.Namespace], dict[str, Any]]
+
+
+def _cmd_init(args: argparse.Namespace) -> dict[str, Any]:
+    from gpt_studio.engine.project import init_project
+
+    project = init_project(args.project)
+    return {"ok": True, "project": str(project.root), "format_version": project.meta()["format_version"]}
+
+
+def _cmd_import(args: argparse.Namespace) -> dict[str, Any]:
+    from gpt_studio.engine.corpus import ImportOptions, import_corpus
+    from gpt_studio.engine.progress import stderr_reporter
+    from gpt_studio.engine.project import open_project
+
+    options = ImportOptions(jsonl_field=args.field, csv_column=args.column, normalization=args.normalization,
+                            whitespace=args.whitespace, dedup=not args.no_dedup, val_fraction=args.val_fraction,
+                            split=args.split, seed=args.seed, encoding=args.encoding)
+    project = open_project(args.project)
+    manifest = import_corpus(project, args.sources, options, stderr_reporter(not args.quiet))
+    stats, split = manifest["stats"], manifest["split"]
+    sources = [{k: s[k] for k in ("path", "format", "status", "reason", "encoding", "documents", "duplicates",
+                                  "empty", "bad_rows", "warnings")} for s in manifest["sources"]]
+    return {"ok": True, "project": str(project.root), "documents": stats["documents"],
+            "characters": stats["characters"], "bytes": stats["bytes"], "words": stats["words"],
+            "distinct_characters": stats["distinct_characters"], "duplicates_removed": stats["duplicates_removed"],
+            "split_mode": split["mode"], "train_documents": split["train"]["documents"],
+            "val_documents": split["val"]["documents"], "train_characters": split["train"]["characters"],
+            "val_characters": split["val"]["characters"], "sources_imported": stats["sources_imported"],
+            "sources_skipped": stats["sources_skipped"], "sources": sources}
+
+
+def _cmd_tokenizer(args: argparse.Namespace) -> dict[str, Any]:
+    from gpt_studio.engine.progress import stderr_reporter
+    from gpt_studio.engine.project import open_project
+    from gpt_studio.engine.tokenizer import TokenizerSettings, train_tokenizer
+
+    settings = TokenizerSettings(model_type=args.model_type, vocab_size=args.vocab_size,
+                                 character_coverage=args.coverage, byte_fallback=args.byte_fallback,
+                                 max_sentences=args.max_sentences, seed=args.seed)
+    project = open_project(args.project)
+    meta = train_tokenizer(project, settings, stderr_reporter(not args.quiet))
+    return {"ok": True, "project": str(project.root), "model_type": settings.model_type,
+            "vocab_size": meta["vocab_size"], "train_seconds": meta["train_seconds"], **meta["report"],
+            "special_ids": meta["special_ids"]}
+
+
+def _cmd_encode(args: argparse.Namespace) -> dict[str, Any]:
+    from gpt_studio.engine.data import encode_corpus
+    from gpt_studio.engine.progress import stderr_reporter
+    from gpt_studio.engine.project import open_project
+
+    project = open_project(args.project)
+    meta = encode_corpus(project, stderr_reporter(not args.quiet), workers=args.workers)
+    return {"ok": True, "project": str(project.root), "vocab_size": meta["vocab_size"], "dtype": meta["dtype"],
+            "train_tokens": meta["splits"]["train"]["tokens"], "val_tokens": meta["splits"]["val"]["tokens"],
+            "train_bytes": meta["splits"]["train"]["bytes"], "val_bytes": meta["splits"]["val"]["bytes"],
+            "encode_seconds": meta["encode_seconds"], "tokens_per_second": meta["tokens_per_second"],
+            "workers": meta["workers"]}
+
+
+def _human(verb: str, result: dict[str, Any]) -> str:
+    """A short plain-text summary for people (the JSON has everything)."""
+    if verb == "import":
+        lines = [f"Imported {result['documents']:,} documents, {result['characters']:,} characters "
+                 f"({result['duplicates_removed']} duplicates removed); split by {result['split_mode']}: "
+                 f"{result['train_documents']} train / {result['val_documents']} validation documents."]
+        for src in result["sources"]:
+            note = f" — {src['reason']}" if src["reason"] else ""
+            lines.append(f"  {src['status']:>8}  {src['path']} ({src['documents']} docs){note}")
+            lines.extend(f"            {w}" for w in src["warnings"][:5])
+        return "\n".join(lines)
+    if verb == "tokenizer":
+        return (f"Trained a {result['model_type']} tokenizer with {result['vocab_size']} pieces in "
+                f"{result['train_seconds']} s; fertility {result['fertility']} tokens/word, unknown rate "
+                f"{result['unknown_rate']:.4%} on the validation split.")
+    if verb == "encode":
+        return (f"Encoded {result['train_tokens']:,} train and {result['val_tokens']:,} validation tokens "
+                f"({result['dtype']}) in {result['encode_seconds']} s ({result['tokens_per_second']:,} tokens/s).")
+    return "\n".join(f"{k}: {v}" for k, v in result.items() if k != "ok")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every verb (documented in docs/CLI.md)."""
+    parser = argparse.ArgumentParser(prog="gpt-studio", description="GPT Studio: pretrain, fine-tune and probe "
+                                     "small GPT and BERT models. Run a verb with --help for its options.")
+    parser.add_argument("--version", action="version", version=f"gpt-studio {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    def verb(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("project", metavar="PROJECT", help="the project folder")
+        sub.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+        sub.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    verb("init", _cmd_init, "Create a new project folder (or confirm an existing one).")
+
+    imp = verb("import", _cmd_import, "Import text files and folders (txt, md, jsonl, csv, tsv; .gz too) "
+               "into the project's corpus, replacing the previous corpus.")
+    imp.add_argument("sources", nargs="+", metavar="SRC", help="files or folders (searched recursively)")
+    imp.add_argument("--field", default="text", help="JSONL key holding the text (default: text)")
+    imp.add_argument("--column", default="text", help="CSV/TSV header of the text column (default: text)")
+    imp.add_argument("--normalization", default="NFC", choices=["none", "NFC", "NFKC"])
+    imp.add_argument("--whitespace", default="strip", choices=["keep", "strip", "collapse"],
+                     help="keep; strip line-end spaces and blank-line runs (default); collapse all to one space")
+    imp.add_argument("--no-dedup", action="store_true", help="keep exact duplicate documents")
+    imp.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation (default 0.1)")
+    imp.add_argument("--split", default="auto", choices=["auto", "document", "tail"],
+                     help="by document, or the contiguous tail of the text; auto picks document when it can")
+    imp.add_argument("--seed", type=int, default=0, help="salt of the document split")
+    imp.add_argument("--encoding", default=None, help="force a text encoding (default: UTF-8, else detected)")
+
+    tok = verb("tokenizer", _cmd_tokenizer, "Train the project's SentencePiece tokenizer on the corpus.")
+    tok.add_argument("--vocab-size", type=int, default=8000, help="total ids incl. 8 reserved (char: 0 = all)")
+    tok.add_argument("--model-type", default="bpe", choices=["bpe", "unigram", "char"])
+    tok.add_argument("--coverage", type=float, default=1.0, help="character coverage, 0.9 to 1.0 (default 1.0)")
+    tok.add_argument("--byte-fallback", action="store_true", help="spell rare characters as bytes: no <unk>")
+    tok.add_argument("--max-sentences", type=int, default=2_000_000, help="sample at most this many lines")
+    tok.add_argument("--seed", type=int, default=0)
+
+    enc = verb("encode", _cmd_encode, "Encode the corpus into token shards with the project's tokenizer.")
+    enc.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gpt-studio`` command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 0
+    try:
+        result = args.handler(args)
+    except StudioError as exc:
+        print(f"gpt-studio {args.verb}: error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    except KeyboardInterrupt:
+        print(f"gpt-studio {args.verb}: interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(_human(args.verb, result))
+    return 0
+
