@@ -15,6 +15,7 @@ from typing import Any
 
 from gpt_studio import __version__
 from gpt_studio.engine.errors import StudioError
+from gpt_studio.engine.progress import end_progress_line
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -74,7 +75,7 @@ def _cmd_encode(args: argparse.Namespace) -> dict[str, Any]:
             "train_tokens": meta["splits"]["train"]["tokens"], "val_tokens": meta["splits"]["val"]["tokens"],
             "train_bytes": meta["splits"]["train"]["bytes"], "val_bytes": meta["splits"]["val"]["bytes"],
             "encode_seconds": meta["encode_seconds"], "tokens_per_second": meta["tokens_per_second"],
-            "workers": meta["workers"]}
+            "workers": meta["workers"], "notes": meta["notes"]}
 
 
 def _human(verb: str, result: dict[str, Any]) -> str:
@@ -93,17 +94,35 @@ def _human(verb: str, result: dict[str, Any]) -> str:
                 f"{result['train_seconds']} s; fertility {result['fertility']} tokens/word, unknown rate "
                 f"{result['unknown_rate']:.4%} on the validation split.")
     if verb == "encode":
+        notes = "".join(f"\nNote: {n}" for n in result["notes"])
         return (f"Encoded {result['train_tokens']:,} train and {result['val_tokens']:,} validation tokens "
-                f"({result['dtype']}) in {result['encode_seconds']} s ({result['tokens_per_second']:,} tokens/s).")
+                f"({result['dtype']}) in {result['encode_seconds']} s "
+                f"({result['tokens_per_second']:,} tokens/s).{notes}")
     return "\n".join(f"{k}: {v}" for k, v in result.items() if k != "ok")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors keep the --json contract: the last stdout line is still a JSON object."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "--json" in sys.argv[1:]:
+            print(json.dumps({"ok": False, "error": f"usage: {message}"}))
+        super().error(message)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb (documented in docs/CLI.md)."""
-    parser = argparse.ArgumentParser(prog="gpt-studio", description="GPT Studio: pretrain, fine-tune and probe "
+    parser = _Parser(prog="gpt-studio", description="GPT Studio: pretrain, fine-tune and probe "
                                      "small GPT and BERT models. Run a verb with --help for its options.")
     parser.add_argument("--version", action="version", version=f"gpt-studio {__version__}")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
     def verb(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help_text, description=help_text)
@@ -139,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--seed", type=int, default=0)
 
     enc = verb("encode", _cmd_encode, "Encode the corpus into token shards with the project's tokenizer.")
-    enc.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    enc.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     return parser
 
 
@@ -153,13 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.handler(args)
     except StudioError as exc:
+        end_progress_line()
         print(f"gpt-studio {args.verb}: error: {exc}", file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "error": str(exc)}))
         return 1
     except KeyboardInterrupt:
+        end_progress_line()
         print(f"gpt-studio {args.verb}: interrupted; nothing was changed.", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": "interrupted"}))
         return 130
+    end_progress_line()
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

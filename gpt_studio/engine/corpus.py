@@ -570,7 +570,7 @@ def import_corpus(project: Project, sources: Iterable[SourceSpec | str | os.Path
 
 
 def _no_documents_message(reports: list[SourceReport]) -> str:
-    reasons = [f"{Path(r.path).name}: {r.reason or 'no documents'}" for r in reports[:8]]
+    reasons = [f"{Path(r.path).name}: {(r.reason or 'no documents').rstrip('.')}" for r in reports[:8]]
     more = f" (and {len(reports) - 8} more)" if len(reports) > 8 else ""
     return ("No usable documents in the sources, so nothing was imported and the project is unchanged. "
             + "; ".join(reasons) + more + ".")
@@ -610,7 +610,7 @@ def _split(staging: Path, writer: _StagingWriter, options: ImportOptions,
                     text = data.decode("utf-8")
                     k = cut_char - int(chars_before[i])
                     head, tail = text[:k], text[k:]
-                    _emit(outs, starts, "train", (head if head.endswith("\n") else head + "\n").encode())
+                    _emit(outs, starts, "train", head.encode())  # train + val = the text, exactly
                     _emit(outs, starts, "val", tail.encode())
                 reporter.progress(i + 1, len(records), "Splitting train / validation")
     finally:

@@ -30,7 +30,7 @@ from gpt_studio.engine.atomic import read_json, replace_dir, temp_dir_beside, wr
 from gpt_studio.engine.errors import StaleDataError, StudioError
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import Project
-from gpt_studio.engine.tokenizer import Tokenizer, _mp_context, load_tokenizer
+from gpt_studio.engine.tokenizer import Tokenizer, load_tokenizer, mp_context
 
 META_FILE = "meta.json"
 META_VERSION = 1
@@ -179,8 +179,10 @@ def encode_corpus(project: Project, reporter: Reporter | None = None, workers: i
     reporter.what = "encoding"
     manifest = corpus.load_manifest(project)
     tokenizer = load_tokenizer(project)
+    notes = []
     if tokenizer.meta.get("corpus_sha256") != manifest["split"]["sha256"]:
-        reporter.progress(0, 0, "Note: the tokenizer was trained on an earlier import of the corpus", force=True)
+        notes.append("the tokenizer was trained on an earlier import of the corpus; retrain it if the text "
+                     "changed much (unknown pieces, worse compression)")
     dtype = token_dtype(tokenizer.vocab_size)
     total_bytes = sum(manifest["split"][s]["bytes"] for s in corpus.SPLITS)
     workers = workers or os.cpu_count() or 1
@@ -190,7 +192,7 @@ def encode_corpus(project: Project, reporter: Reporter | None = None, workers: i
     pool = None
     try:
         if use_pool:
-            pool = _mp_context().Pool(workers, initializer=_init_worker,
+            pool = mp_context().Pool(workers, initializer=_init_worker,
                                       initargs=(str(tokenizer.folder / "tokenizer.model"),))
         progress = [0]
         splits = {s: _encode_split(project, tokenizer, s, staging, dtype, pool, reporter, progress, total_bytes)
@@ -203,7 +205,7 @@ def encode_corpus(project: Project, reporter: Reporter | None = None, workers: i
                 "tokenizer_sha256": tokenizer.checksum, "corpus_sha256": manifest["split"]["sha256"],
                 "special_ids": tokenizer.meta["special_ids"], "document_separator": "eos", "splits": splits,
                 "encode_seconds": round(seconds, 3), "workers": workers if use_pool else 1,
-                "tokens_per_second": round(total_tokens / max(seconds, 1e-9))}
+                "tokens_per_second": round(total_tokens / max(seconds, 1e-9)), "notes": notes}
         write_json(staging / META_FILE, meta)
         replace_dir(staging, project.data_dir)
         reporter.progress(1, 1, f"Encoded {total_tokens:,} tokens", force=True)

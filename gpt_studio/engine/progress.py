@@ -51,16 +51,30 @@ class Reporter:
             raise CancelledError(self.what)
 
 
+_line_open = False
+
+
+def end_progress_line() -> None:
+    """Finish an updating stderr progress line so the next message starts on a line of its own."""
+    global _line_open
+    if _line_open:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        _line_open = False
+
+
 def stderr_reporter(enabled: bool = True) -> Reporter:
     """A reporter that draws one updating progress line on stderr (for the CLI)."""
     if not enabled:
         return Reporter()
 
     def show(done: float, total: float, message: str) -> None:
+        global _line_open
         pct = f"{100.0 * done / total:5.1f}% " if total else ""
         sys.stderr.write(f"\r{pct}{message[:100]:<100}")
+        _line_open = True
         if total and done >= total:
-            sys.stderr.write("\n")
+            end_progress_line()
         sys.stderr.flush()
 
     return Reporter(show, min_interval_s=0.2)

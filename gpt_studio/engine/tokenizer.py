@@ -21,14 +21,13 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gpt_studio.engine import corpus
+from gpt_studio.engine import _spm_child, corpus
 from gpt_studio.engine.atomic import read_json, replace_dir, temp_dir_beside, write_json
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.progress import Reporter
@@ -78,7 +77,8 @@ class Tokenizer:
         folder = Path(folder)
         meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
         if not meta_path.is_file() or not model_path.is_file():
-            raise StudioError(f"No trained tokenizer in {folder}; train one first (`gpt-studio tokenizer PROJECT`).")
+            raise StudioError(f"No trained tokenizer in {folder}; train one first "
+                              f"(`gpt-studio tokenizer {folder.parent}`).")
         self.meta: dict[str, Any] = read_json(meta_path)
         if self.meta.get("format_version", 0) > META_VERSION:
             raise StudioError(f"{meta_path} was written by a newer GPT Studio; upgrade to use this tokenizer.")
@@ -159,25 +159,8 @@ def _trainer_kwargs(settings: TokenizerSettings, input_path: Path, prefix: Path,
     }
 
 
-def _train_child(kwargs: dict[str, Any], seed: int, log_path: str, error_path: str) -> None:
-    """Child process: SentencePiece's log goes to a file the parent reads for progress."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 2)
-    import sentencepiece as spm
-
-    try:
-        spm.set_random_generator_seed(seed)
-        spm.SentencePieceTrainer.train(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - any trainer failure is reported to the parent as text
-        Path(error_path).write_text(str(exc), encoding="utf-8")
-        os._exit(1)
-    os._exit(0)
-
-
-def _mp_context() -> mp.context.BaseContext:
-    """Fork is fast but unsafe once other threads run (a GUI, torch); then pay for a clean spawn."""
-    if hasattr(os, "fork") and threading.active_count() == 1:
-        return mp.get_context("fork")
+def mp_context() -> mp.context.BaseContext:
+    """Worker processes are spawned: forking a process with live native thread pools can deadlock."""
     return mp.get_context("spawn")
 
 
@@ -217,7 +200,7 @@ def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
 
 def _run_trainer(kwargs: dict[str, Any], staging: Path, settings: TokenizerSettings, reporter: Reporter) -> None:
     log_path, error_path = staging / "train.log", staging / "train.error"
-    child = _mp_context().Process(target=_train_child, daemon=True,
+    child = mp_context().Process(target=_spm_child.train, daemon=True,
                                   args=(kwargs, settings.seed, str(log_path), str(error_path)))
     child.start()
     try:
