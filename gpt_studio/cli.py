@@ -78,6 +78,77 @@ def _cmd_encode(args: argparse.Namespace) -> dict[str, Any]:
             "workers": meta["workers"], "notes": meta["notes"]}
 
 
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    from gpt_studio.engine.pretrain import parse_value
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise StudioError(f"--set expects key=value, got {pair!r}.")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> dict[str, Any]:
+    import signal
+
+    from gpt_studio.engine.pretrain import pretrain
+    from gpt_studio.engine.project import open_project
+    from gpt_studio.engine.trainer import TrainControl
+
+    project = open_project(args.project)
+    control = TrainControl()
+    signal.signal(signal.SIGTERM, lambda *_: control.stop())  # a scheduler's stop still writes a checkpoint
+    listeners = [] if args.quiet else [_progress_printer()]
+    branch = (args.branch, args.branch_step) if args.branch else None
+    return {"ok": True, **pretrain(project, preset_name=args.preset, settings=_settings(args.set),
+                                   resume=args.resume, branch=branch, max_steps=args.max_steps,
+                                   listeners=listeners, control=control)}
+
+
+def _progress_printer() -> Callable[[Any], None]:
+    """Human progress on stderr: one line per evaluation, a throttled line per step."""
+    import time
+
+    last = [0.0]
+
+    def show(event: Any) -> None:
+        if event.kind == "step" and time.monotonic() - last[0] > 1.0:
+            last[0] = time.monotonic()
+            sys.stderr.write(f"step {event.step}: loss {event.loss:.4f}, lr {event.lr:.2e}, "
+                             f"{event.tokens_per_second:,.0f} tokens/s\n")
+        elif event.kind == "eval":
+            bpb = f", {event.val_bits_per_byte:.3f} bits/byte" if event.val_bits_per_byte is not None else ""
+            sys.stderr.write(f"step {event.step}: val loss {event.val_loss:.4f}, perplexity "
+                             f"{event.val_perplexity:.2f}{bpb}\n")
+        elif event.kind in ("checkpoint", "error", "correction"):
+            detail = getattr(event, "path", None) or getattr(event, "message", None) or getattr(event, "changes", "")
+            sys.stderr.write(f"step {event.step}: {event.kind} {detail}\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _cmd_plan(args: argparse.Namespace) -> dict[str, Any]:
+    from gpt_studio.engine.compute import plan
+    from gpt_studio.engine.model import preset
+    from gpt_studio.engine.pretrain import split_settings
+
+    model_settings, _ = split_settings(_settings(args.set))
+    if args.vocab_size:
+        model_settings["vocab_size"] = args.vocab_size
+    try:
+        config = preset(args.preset, **model_settings)
+        result = plan(config, tokens=args.tokens, batch_size=args.batch_size, precision=args.precision,
+                      device_memory_bytes=int(args.memory_gb * 2**30) if args.memory_gb else None,
+                      tokens_per_second=args.tokens_per_second, peak_flops=args.peak_tflops * 1e12
+                      if args.peak_tflops else None, price_per_gpu_hour=args.price_per_hour)
+    except ValueError as exc:
+        raise StudioError(str(exc)) from exc
+    return {"ok": True, "preset": args.preset, **result.to_dict()}
+
+
 def _human(verb: str, result: dict[str, Any]) -> str:
     """A short plain-text summary for people (the JSON has everything)."""
     if verb == "import":
@@ -93,6 +164,10 @@ def _human(verb: str, result: dict[str, Any]) -> str:
         return (f"Trained a {result['model_type']} tokenizer with {result['vocab_size']} pieces in "
                 f"{result['train_seconds']} s; fertility {result['fertility']} tokens/word, unknown rate "
                 f"{result['unknown_rate']:.4%} on the validation split.")
+    if verb == "pretrain":
+        return (f"Run {result['run_id']} {result['reason']} at step {result['steps']}: val loss "
+                f"{result['final_val_loss']:.4f} (perplexity {result['val_perplexity']:.2f}), "
+                f"{result['tokens_per_second'] or 0:,.0f} tokens/s, {result['wall_seconds']:.1f} s.")
     if verb == "encode":
         notes = "".join(f"\nNote: {n}" for n in result["notes"])
         return (f"Encoded {result['train_tokens']:,} train and {result['val_tokens']:,} validation tokens "
@@ -156,6 +231,32 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--byte-fallback", action="store_true", help="spell rare characters as bytes: no <unk>")
     tok.add_argument("--max-sentences", type=int, default=2_000_000, help="sample at most this many lines")
     tok.add_argument("--seed", type=int, default=0)
+
+    pre = verb("pretrain", _cmd_pretrain, "Pretrain a GPT or BERT model on the project's shards (a new run, a "
+               "resume, or a branch from a checkpoint). Works under torchrun.")
+    pre.add_argument("--preset", help="model preset for a new run (tiny-gpt, tiny-bert, shakespeare-char, gpt1, ...)")
+    pre.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a model or training setting (repeatable), e.g. --set lr=1e-3 --set n_layer=4")
+    pre.add_argument("--max-steps", type=_positive_int, help="the run's total number of optimizer steps")
+    pre.add_argument("--resume", metavar="RUN_ID", help="continue a run from its latest checkpoint")
+    pre.add_argument("--branch", metavar="RUN_ID", help="start a new run from a checkpoint of RUN_ID")
+    pre.add_argument("--branch-step", type=int, help="the checkpoint step to branch from (default: latest)")
+
+    pln = verbs.add_parser("plan", help="Compute planner: parameters, FLOPs, PF-days, memory, time, cost.",
+                           description="Compute planner: parameters, FLOPs, PF-days, memory, time, cost.")
+    pln.add_argument("--preset", required=True)
+    pln.add_argument("--tokens", type=float, required=True, help="training tokens, e.g. 3e9")
+    pln.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    pln.add_argument("--vocab-size", type=int, default=None)
+    pln.add_argument("--batch-size", type=int, default=32)
+    pln.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16", "fp16"])
+    pln.add_argument("--memory-gb", type=float, default=None, help="device memory to check the estimate against")
+    pln.add_argument("--tokens-per-second", type=float, default=None, help="measured throughput for a time estimate")
+    pln.add_argument("--peak-tflops", type=float, default=None, help="device peak, for MFU")
+    pln.add_argument("--price-per-hour", type=float, default=None, help="price per GPU-hour, for a cost estimate")
+    pln.add_argument("--json", action="store_true")
+    pln.add_argument("--quiet", action="store_true")
+    pln.set_defaults(handler=_cmd_plan)
 
     enc = verb("encode", _cmd_encode, "Encode the corpus into token shards with the project's tokenizer.")
     enc.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")

@@ -1,0 +1,162 @@
+"""Devices, precision and data parallelism: the few places where CUDA, MPS and CPU differ.
+
+``DistributedContext`` hides whether the process runs alone or under ``torchrun``: with one process every
+method is a cheap no-op, so the trainer's loop is the same in both cases.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from gpt_studio.engine.errors import StudioError
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` → the first CUDA device (this rank's under torchrun), else Apple MPS, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StudioError("device=cuda was chosen but no CUDA GPU is available to torch here; use device=cpu "
+                          "or install a CUDA build of torch (see README).")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise StudioError("device=mps was chosen but Apple's MPS backend is not available here; use cpu.")
+    if name == "cuda":
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device(name)
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    """Refuse a precision the device cannot run, with the reason and an alternative."""
+    if precision == "fp16" and device.type != "cuda":
+        raise StudioError(f"fp16 training needs a CUDA GPU (loss scaling); on {device.type} use bf16 or fp32.")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise StudioError("This GPU has no bfloat16 support (it predates Ampere); use fp16 or fp32.")
+    if precision == "bf16" and device.type == "mps":
+        raise StudioError("bf16 autocast is not supported on MPS here; use fp32.")
+
+
+def autocast_context(device: torch.device, precision: str) -> AbstractContextManager[Any]:
+    """Mixed precision for the forward pass; fp32 needs none."""
+    if precision == "fp32":
+        return nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_fused_adamw() -> bool:
+    """Whether this torch build has the fused AdamW kernel for CPU tensors (torch ≥ 2.4)."""
+    try:
+        param = nn.Parameter(torch.zeros(2))
+        param.grad = torch.zeros(2)
+        torch.optim.AdamW([param], fused=True).step()
+        return True
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
+def describe(device: torch.device) -> str:
+    """A one-line description for status bars and run.json."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"CUDA {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class DistributedContext:
+    """Rank, world size and the collective operations the trainer needs (no-ops for one process)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_environment(cls) -> DistributedContext:
+        """Read torchrun's variables and join the process group (gloo on CPU, nccl on CUDA)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            if backend == "nccl":
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dist.init_process_group(backend=backend)
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes logs and checkpoints."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        """Whether there is more than one process."""
+        return self.world_size > 1
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """DistributedDataParallel around the module when there are several processes."""
+        if not self.active:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def no_sync(self, module: nn.Module) -> AbstractContextManager[Any]:
+        """Skip the gradient all-reduce on accumulation micro-steps."""
+        return module.no_sync() if self.active else nullcontext()  # type: ignore[operator]
+
+    def mean(self, value: float) -> float:
+        """Average of a scalar over ranks (for logging the global loss)."""
+        if not self.active:
+            return value
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            tensor = tensor.cuda()
+        dist.all_reduce(tensor)
+        return float(tensor.item()) / self.world_size
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj`` (as a list indexed by rank)."""
+        if not self.active:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast_object(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank."""
+        if not self.active:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        """Wait for every rank."""
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()

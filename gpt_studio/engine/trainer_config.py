@@ -1,0 +1,244 @@
+"""The trainer's configuration, learning-rate schedule and events: plain data, no torch.
+
+Kept apart from the training loop so the UI form, the planner and the CLI can build and validate a
+configuration without importing torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+SCHEDULES = ("cosine", "linear", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """How to train; every field can be set from the CLI with ``--set key=value``."""
+
+    batch_size: int = 32  # sequences per micro-batch per process
+    grad_accum: int = 1  # micro-batches per optimizer step (global batch = batch · accum · processes)
+    max_steps: int = 1000  # optimizer steps in the run's total (a resume continues towards it)
+    lr: float = 6e-4  # peak learning rate, reached after warmup
+    min_lr: float | None = None  # end of the decay; None = lr / 10
+    warmup_steps: int = 100  # linear warmup from 0
+    schedule: str = "cosine"  # cosine | linear | constant decay after warmup
+    weight_decay: float = 0.1  # AdamW decay of matrices only (not norms, biases, embeddings)
+    beta1: float = 0.9
+    beta2: float = 0.95  # 0.95 rather than 0.999: steadier for small-batch language-model training
+    eps: float = 1e-8
+    grad_clip: float = 1.0  # max global gradient norm; 0 = off
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + loss scaling, CUDA only)
+    device: str = "auto"  # auto = cuda, else mps, else cpu
+    compile: bool = False  # torch.compile the model (slow start; can pay off on long GPU runs)
+    seed: int = 1337
+    eval_interval: int = 250  # steps between evaluations (and the step-0 evaluation)
+    eval_batches: int = 20  # batches averaged per evaluation (the same fixed batches every time)
+    checkpoint_interval: int = 500  # steps between checkpoints; the last step always gets one
+    keep_checkpoints: int = 2  # newest checkpoints kept, plus the best by validation loss
+    sample_tokens: int = 64  # tokens generated at each evaluation for a GPT (0 = none)
+    mlm_probability: float = 0.15  # BERT: share of tokens selected for the masked-LM loss
+    nsp: bool | None = None  # BERT: next-sentence prediction; None = when the model has an NSP head
+    threads: int = 0  # CPU threads for torch; 0 = torch's default
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "grad_accum", "max_steps", "eval_interval", "eval_batches", "checkpoint_interval",
+                    "keep_checkpoints")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more (got {getattr(self, name)}).")
+        if self.lr <= 0 or (self.min_lr is not None and not 0 <= self.min_lr <= self.lr):
+            raise ValueError(f"lr must be positive and min_lr between 0 and lr (lr={self.lr}, min_lr={self.min_lr}).")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps cannot be negative.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be one of {', '.join(DEVICES)} or cuda:N, not {self.device!r}.")
+        if self.grad_clip < 0 or not 0 < self.mlm_probability < 1:
+            raise ValueError("grad_clip must be ≥ 0 and mlm_probability between 0 and 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are refused by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown training setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ScheduleSegment:
+    """The learning-rate curve in force from ``start_step`` on; a mid-flight correction appends a segment.
+
+    The curve is warmup then decay measured from ``origin_step`` (normally ``start_step``), times ``factor``:
+    a "scale the rate" correction keeps the earlier curve's shape by copying it with a new factor.
+    """
+
+    start_step: int
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    schedule: str
+    end_step: int
+    origin_step: int | None = None
+    factor: float = 1.0
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate at an absolute step: warmup, then decay to min_lr by end_step, times factor."""
+        origin = self.start_step if self.origin_step is None else self.origin_step
+        k = step - origin
+        if k < self.warmup_steps:
+            return self.factor * self.lr * (k + 1) / (self.warmup_steps + 1)
+        span = max(1, self.end_step - origin - self.warmup_steps)
+        progress = min(1.0, (k - self.warmup_steps) / span)
+        if self.schedule == "constant":
+            rate = self.lr
+        elif self.schedule == "linear":
+            rate = self.lr + (self.min_lr - self.lr) * progress
+        else:
+            rate = self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress))
+        return self.factor * rate
+
+
+@dataclass
+class Schedule:
+    """Piecewise schedule: the segment in force is the last one that started at or before the step."""
+
+    segments: list[ScheduleSegment] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> Schedule:
+        """The run's initial schedule."""
+        min_lr = config.min_lr if config.min_lr is not None else config.lr / 10
+        return cls([ScheduleSegment(0, config.lr, min_lr, config.warmup_steps, config.schedule, config.max_steps)])
+
+    def segment_at(self, step: int) -> ScheduleSegment:
+        """The segment in force at ``step``."""
+        segment = self.segments[0]
+        for candidate in self.segments:
+            if candidate.start_step <= step:
+                segment = candidate
+        return segment
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for ``step``."""
+        return self.segment_at(step).lr_at(step)
+
+    def scale(self, step: int, factor: float) -> None:
+        """From ``step`` on, multiply the current curve by ``factor`` (its shape is kept)."""
+        if factor <= 0:
+            raise ValueError("the learning-rate scale must be positive")
+        now = self.segment_at(step)
+        origin = now.start_step if now.origin_step is None else now.origin_step
+        self.segments.append(replace(now, start_step=step, origin_step=origin, factor=now.factor * factor))
+
+    def restart(self, step: int, end_step: int, *, lr: float, min_lr: float | None = None,
+                schedule: str = "cosine", warmup_steps: int = 0) -> None:
+        """From ``step`` on, a new schedule: warmup to ``lr``, then decay to ``min_lr`` by ``end_step``."""
+        if lr <= 0 or schedule not in SCHEDULES:
+            raise ValueError(f"lr must be positive and schedule one of {', '.join(SCHEDULES)}")
+        self.segments.append(ScheduleSegment(step, lr, lr / 10 if min_lr is None else min_lr, warmup_steps,
+                                             schedule, end_step))
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """JSON-ready segments."""
+        return [asdict(s) for s in self.segments]
+
+    @classmethod
+    def from_list(cls, data: list[dict[str, Any]]) -> Schedule:
+        """Inverse of :meth:`to_list`."""
+        return cls([ScheduleSegment(**d) for d in data])
+
+
+# ------------------------------------------------------------------------------------------------ events
+
+@dataclass(frozen=True)
+class StepEvent:
+    """After every optimizer step (plain floats: safe to hand to another thread)."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float
+    tokens_seen: int
+    tokens_per_second: float
+    elapsed_seconds: float
+    kind: str = "step"
+
+
+@dataclass(frozen=True)
+class EvalEvent:
+    """After an evaluation on the validation split (step 0 = before training)."""
+
+    step: int
+    val_loss: float
+    val_perplexity: float
+    val_bits_per_byte: float | None
+    tokens_seen: int
+    kind: str = "eval"
+
+
+@dataclass(frozen=True)
+class SampleEvent:
+    """A short generated sample (GPT models) at an evaluation."""
+
+    step: int
+    text: str
+    kind: str = "sample"
+
+
+@dataclass(frozen=True)
+class CheckpointEvent:
+    """A checkpoint was written."""
+
+    step: int
+    path: str
+    kind: str = "checkpoint"
+
+
+@dataclass(frozen=True)
+class CorrectionEvent:
+    """A mid-flight change of the learning rate, clipping or eval interval took effect."""
+
+    step: int
+    changes: dict[str, Any]
+    kind: str = "correction"
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """Training cannot go on: ``reason`` is nan | oom | exception; ``message`` says what to do."""
+
+    step: int
+    reason: str
+    message: str
+    kind: str = "error"
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """The run ended: ``reason`` is completed | stopped | error."""
+
+    step: int
+    reason: str
+    summary: dict[str, Any]
+    kind: str = "end"
+
+
+Event = StepEvent | EvalEvent | SampleEvent | CheckpointEvent | CorrectionEvent | ErrorEvent | EndEvent
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """The metrics.jsonl form of an event."""
+    return asdict(event)
