@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tiny test models gain nothing from threads, and OpenMP's spinning threads slow to a crawl when the cores
+# are busy (e.g. CI running beside something else); subprocesses inherit this too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 SHAKESPEARE = DATASETS / "tinyshakespeare" / "input.txt"

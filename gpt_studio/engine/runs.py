@@ -165,11 +165,14 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def truncate_metrics_after(run: RunDir, step: int) -> None:
+def truncate_metrics_after(run: RunDir, step: int, samples: bool = False) -> None:
     """On resume from ``step``, drop records of later steps (they were not kept in any checkpoint)."""
-    records = [r for r in read_jsonl(run.metrics_file) if r.get("step", 0) <= step]
+    path = run.samples_file if samples else run.metrics_file
+    if not path.is_file():
+        return
+    records = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
     from gpt_studio.engine.atomic import atomic_open
 
-    with atomic_open(run.metrics_file, "w") as handle:
+    with atomic_open(path, "w") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

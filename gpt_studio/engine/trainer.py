@@ -200,9 +200,14 @@ class Trainer:
         self.train_seconds = 0.0
         self.recent_losses: list[float] = []
         self.val_tokens_per_byte = len(self.val_shard) / max(self.val_shard.source_bytes, 1)
-        self.metrics = JsonlWriter(self.run_dir.metrics_file) if self.dist.is_main else None
-        self.samples = JsonlWriter(self.run_dir.samples_file) if self.dist.is_main else None
-        if self.metrics is not None:
+        self.metrics: JsonlWriter | None = None
+        self.samples: JsonlWriter | None = None
+
+    def _open_writers(self) -> None:
+        """Open metrics.jsonl for appending, after a resume has cut records newer than its checkpoint."""
+        if self.dist.is_main:
+            self.metrics = JsonlWriter(self.run_dir.metrics_file)
+            self.samples = JsonlWriter(self.run_dir.samples_file)
             self.listeners.insert(0, self._record)
 
     def _make_sampler(self, shard: TokenShard, seed: int, rank: int, world: int) -> CausalWindows | MaskedSequences:
@@ -288,6 +293,7 @@ class Trainer:
         self.recent_losses = state.get("recent_losses", [])
         if self.dist.is_main:
             truncate_metrics_after(self.run_dir, self.step)
+            truncate_metrics_after(self.run_dir, self.step, samples=True)
 
     def _save(self) -> None:
         state = self._trainer_state()  # every rank takes part in gathering the samplers' states
@@ -394,8 +400,9 @@ class Trainer:
         latest = ckpt_io.latest_checkpoint(self.run_dir.checkpoints_dir)
         if latest is not None:
             self._restore(latest)
-            if self.resume_changes:
-                self._apply_corrections([self.resume_changes])
+        self._open_writers()
+        if latest is not None and self.resume_changes:
+            self._apply_corrections([self.resume_changes])
         if self.dist.is_main:
             self.run_dir.update(status="running", max_steps=self.config.max_steps, device=str(self.device),
                                 world_size=self.dist.world_size)
