@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from gpt_studio.engine import corpus
+from gpt_studio.engine import corpus_sources
 from gpt_studio.engine.corpus import ImportOptions, SourceSpec, import_corpus, iter_documents, load_manifest
 from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.progress import Reporter
@@ -152,7 +152,7 @@ def test_gzip_files_import_like_plain_ones(project, tmp_path, shakespeare):
 def test_streaming_in_small_chunks_gives_the_same_corpus(project, war_and_peace, monkeypatch):
     import_corpus(project, [war_and_peace])
     whole = (project.corpus_dir / "train.txt").read_bytes() + (project.corpus_dir / "val.txt").read_bytes()
-    monkeypatch.setattr(corpus, "CHUNK_CHARS", 3000)
+    monkeypatch.setattr(corpus_sources, "CHUNK_CHARS", 3000)
     import_corpus(project, [war_and_peace])
     chunked = (project.corpus_dir / "train.txt").read_bytes() + (project.corpus_dir / "val.txt").read_bytes()
     assert chunked == whole
@@ -166,7 +166,7 @@ def test_streamed_whitespace_modes_match_whole_document_rules(project, tmp_path,
     options = ImportOptions(whitespace=whitespace, split="tail")
     import_corpus(project, [path], options)
     whole = (project.corpus_dir / "train.txt").read_text() + (project.corpus_dir / "val.txt").read_text()
-    monkeypatch.setattr(corpus, "CHUNK_CHARS", 7)
+    monkeypatch.setattr(corpus_sources, "CHUNK_CHARS", 7)
     import_corpus(project, [path], options)
     chunked = (project.corpus_dir / "train.txt").read_text() + (project.corpus_dir / "val.txt").read_text()
     assert chunked == whole

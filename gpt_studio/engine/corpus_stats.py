@@ -34,7 +34,13 @@ class TextStats:
         self.bytes += nbytes
         self.words += len(text.split())
         self.lines += text.count("\n")
-        codes, counts = np.unique(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"), return_counts=True)
+        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+        if points.size and int(points.max()) < 1 << 17:  # bincount is ~10× faster than unique when bins are few
+            bins = np.bincount(points)
+            codes = np.flatnonzero(bins)
+            counts = bins[codes]
+        else:
+            codes, counts = np.unique(points, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist()):
             self.char_counts[code] = self.char_counts.get(code, 0) + count
 
