@@ -259,3 +259,22 @@ def test_the_cli_pretrains_and_resumes_with_json(shakespeare_project):
         assert first[key] is not None, key
     second = run("--resume", first["run_id"], "--max-steps", "6")
     assert second["run_id"] == first["run_id"] and second["steps"] == 6
+
+
+def test_out_of_memory_becomes_an_error_event_that_suggests_a_smaller_batch(shakespeare_project):
+    run = new_run(shakespeare_project, "tiny-gpt", {**FAST, "checkpoint_interval": 2}, max_steps=10)
+    events = []
+    trainer = Trainer(shakespeare_project, run, listeners=[events.append])
+    real_step, calls = trainer._train_step, []
+
+    def step_that_runs_out_of_memory():  # CUDA OOM cannot happen on a CPU: raise what torch raises there
+        calls.append(1)
+        if len(calls) == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step()
+
+    trainer._train_step = step_that_runs_out_of_memory
+    with pytest.raises(StudioError, match="batch_size=4 with grad_accum=2"):
+        trainer.run()
+    assert [e.reason for e in events if e.kind == "error"] == ["oom"]
+    assert [c.step for c in ckpt_io.list_checkpoints(run.checkpoints_dir)] == [2]
