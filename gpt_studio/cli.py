@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -100,7 +101,15 @@ def _cmd_pretrain(args: argparse.Namespace) -> dict[str, Any]:
     project = open_project(args.project)
     control = TrainControl()
     signal.signal(signal.SIGTERM, lambda *_: control.stop())  # a scheduler's stop still writes a checkpoint
-    listeners = [] if args.quiet else [_progress_printer()]
+
+    def on_interrupt(*_: Any) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nStopping after this step with a checkpoint (Ctrl-C again to abort without one)...\n")
+        control.stop()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    listeners = [] if args.quiet or os.environ.get("RANK", "0") != "0" else [_progress_printer()]
     branch = (args.branch, args.branch_step) if args.branch else None
     return {"ok": True, **pretrain(project, preset_name=args.preset, settings=_settings(args.set),
                                    resume=args.resume, branch=branch, max_steps=args.max_steps,
@@ -135,15 +144,19 @@ def _cmd_plan(args: argparse.Namespace) -> dict[str, Any]:
     from gpt_studio.engine.model import preset
     from gpt_studio.engine.pretrain import split_settings
 
-    model_settings, _ = split_settings(_settings(args.set))
+    model_settings, train_settings = split_settings(_settings(args.set))
+    if train_settings:
+        raise StudioError(f"plan takes model settings only; {', '.join(train_settings)} are training settings "
+                          "(use --batch-size, --precision, --tokens).")
     if args.vocab_size:
         model_settings["vocab_size"] = args.vocab_size
     try:
         config = preset(args.preset, **model_settings)
         result = plan(config, tokens=args.tokens, batch_size=args.batch_size, precision=args.precision,
-                      device_memory_bytes=int(args.memory_gb * 2**30) if args.memory_gb else None,
-                      tokens_per_second=args.tokens_per_second, peak_flops=args.peak_tflops * 1e12
-                      if args.peak_tflops else None, price_per_gpu_hour=args.price_per_hour)
+                      device_memory_bytes=None if args.memory_gb is None else int(args.memory_gb * 2**30),
+                      tokens_per_second=args.tokens_per_second,
+                      peak_flops=None if args.peak_tflops is None else args.peak_tflops * 1e12,
+                      price_per_gpu_hour=args.price_per_hour)
     except ValueError as exc:
         raise StudioError(str(exc)) from exc
     return {"ok": True, "preset": args.preset, **result.to_dict()}
@@ -195,7 +208,8 @@ def _positive_int(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb (documented in docs/CLI.md)."""
     parser = _Parser(prog="gpt-studio", description="GPT Studio: pretrain, fine-tune and probe "
-                                     "small GPT and BERT models. Run a verb with --help for its options.")
+                                     "small GPT and BERT models. With no verb, opens the desktop app. "
+                                     "Run a verb with --help for its options.")
     parser.add_argument("--version", action="version", version=f"gpt-studio {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
@@ -260,23 +274,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     enc = verb("encode", _cmd_encode, "Encode the corpus into token shards with the project's tokenizer.")
     enc.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+
+    gui = verbs.add_parser("gui", help="Open the desktop app (what `gpt-studio` with no verb does).",
+                           description="Open the desktop app, optionally with a project; without one it reopens "
+                                       "the last project.")
+    gui.add_argument("project", metavar="PROJECT", nargs="?", help="a project folder to open")
     return parser
+
+
+def _run_gui(project: str | None) -> int:
+    """The desktop app; imported only here so the headless verbs never load Qt."""
+    from gpt_studio.ui.app import main as gui_main
+
+    return gui_main([project] if project else [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpt-studio`` command; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "verb", None):
-        parser.print_help()
-        return 0
+    if getattr(args, "verb", None) in (None, "gui"):
+        return _run_gui(getattr(args, "project", None))
     try:
         result = args.handler(args)
     except StudioError as exc:
         end_progress_line()
         print(f"gpt-studio {args.verb}: error: {exc}", file=sys.stderr)
         if args.json:
-            print(json.dumps({"ok": False, "error": str(exc)}))
+            print(json.dumps({"ok": False, "error": str(exc), **exc.details}))
         return 1
     except KeyboardInterrupt:
         end_progress_line()
@@ -285,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"ok": False, "error": "interrupted"}))
         return 130
     end_progress_line()
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return 0
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -6,6 +6,7 @@ method is a cheap no-op, so the trainer's loop is the same in both cases.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 from contextlib import AbstractContextManager, nullcontext
@@ -92,12 +93,20 @@ class DistributedContext:
             return cls()
         import torch.distributed as dist
 
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             if backend == "nccl":
-                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+                gpus = torch.cuda.device_count()
+                per_node = int(os.environ.get("LOCAL_WORLD_SIZE", str(local_rank + 1)))
+                if per_node > gpus:
+                    raise StudioError(f"torchrun started {per_node} processes on this machine but it has {gpus} "
+                                      f"CUDA GPU(s); use --nproc-per-node={gpus} (one process per GPU), or hide "
+                                      "the GPUs (CUDA_VISIBLE_DEVICES=) to train on CPUs.")
+                torch.cuda.set_device(local_rank)
             dist.init_process_group(backend=backend)
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+            atexit.register(_leave_process_group)
+        return cls(dist.get_rank(), dist.get_world_size(), local_rank)
 
     @property
     def is_main(self) -> bool:
@@ -109,14 +118,27 @@ class DistributedContext:
         """Whether there is more than one process."""
         return self.world_size > 1
 
-    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
-        """DistributedDataParallel around the module when there are several processes."""
+    def wrap(self, module: nn.Module, device: torch.device, *, find_unused_parameters: bool = False) -> nn.Module:
+        """DistributedDataParallel around the module when there are several processes.
+
+        ``find_unused_parameters`` must be set when some parameters never take part in the loss (a BERT
+        with an NSP head trained without NSP): DDP otherwise fails on the second step.
+        """
         if not self.active:
             return module
+        import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
+        if dist.get_backend() == "nccl":
+            if device.type != "cuda":
+                raise StudioError(f"Under torchrun on a machine with CUDA GPUs the processes talk over NCCL, so each "
+                                  f"must train on its GPU, not on {device.type}: leave device=auto (or cuda), or "
+                                  "hide the GPUs (CUDA_VISIBLE_DEVICES=) to train on CPUs.")
+            if device.index != torch.cuda.current_device():
+                raise StudioError(f"Under torchrun each process trains on the GPU of its local rank (cuda:"
+                                  f"{torch.cuda.current_device()} here), not {device}: use device=auto or cuda.")
         ids = [device.index] if device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids)
+        return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused_parameters)
 
     def no_sync(self, module: nn.Module) -> AbstractContextManager[Any]:
         """Skip the gradient all-reduce on accumulation micro-steps."""
@@ -128,11 +150,31 @@ class DistributedContext:
             return value
         import torch.distributed as dist
 
-        tensor = torch.tensor([value], dtype=torch.float64)
-        if dist.get_backend() == "nccl":
-            tensor = tensor.cuda()
+        tensor = _collective_tensor([value], torch.float64)
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.world_size
+
+    def any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on at least one rank (so every rank takes the same branch, e.g. a stop)."""
+        if not self.active:
+            return flag
+        import torch.distributed as dist
+
+        tensor = _collective_tensor([int(flag)], torch.int32)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return bool(tensor.item())
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is true on any rank (so all ranks stop at the same step)."""
+        if not self.active:
+            return flag
+        import torch.distributed as dist
+
+        tensor = torch.tensor([1.0 if flag else 0.0])
+        if dist.get_backend() == "nccl":
+            tensor = tensor.cuda()
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return bool(tensor.item() > 0)
 
     def gather_objects(self, obj: Any) -> list[Any]:
         """Every rank's ``obj`` (as a list indexed by rank)."""
@@ -160,3 +202,19 @@ class DistributedContext:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def _collective_tensor(values: list[float] | list[int], dtype: torch.dtype) -> torch.Tensor:
+    """A small tensor on the device the process group communicates from (the GPU under NCCL)."""
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=dtype)
+    return tensor.cuda() if dist.get_backend() == "nccl" else tensor
+
+
+def _leave_process_group() -> None:
+    """Leave the process group at exit (NCCL warns when a process ends without doing so)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 
 class StudioError(Exception):
-    """A failure caused by input or settings, with a message meant for the person, not the developer."""
+    """A failure caused by input or settings, with a message meant for the person, not the developer.
+
+    ``details`` carries machine-readable context (e.g. the run id) that ``--json`` output includes.
+    """
+
+    def __init__(self, message: str = "", details: dict | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
 
 
 class CancelledError(StudioError):

@@ -7,6 +7,7 @@ a new run from any checkpoint of another, recording its parent.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import fields
 from typing import Any
@@ -86,6 +87,9 @@ def check_run_data(project: Project, run: RunDir) -> None:
     if data["tokenizer_sha256"] != meta["tokenizer_sha256"]:
         raise StudioError(f"Run {run.run_id} was trained with another tokenizer than the project's current one; "
                           "it cannot continue on these shards. Start a new run.")
+    if data["corpus_sha256"] != meta["corpus_sha256"]:
+        raise StudioError(f"Run {run.run_id} was trained on an earlier import of the corpus; its data position "
+                          "means nothing on the new shards. Start a new run (or branch it to fine-tune).")
 
 
 def branch_run(project: Project, run_id: str, step: int | None) -> RunDir:
@@ -94,15 +98,16 @@ def branch_run(project: Project, run_id: str, step: int | None) -> RunDir:
     source = ckpt_io.find_checkpoint(parent.checkpoints_dir, step)
     info = parent.read()
     child_info = {k: v for k, v in info.items() if k not in ("run_id", "format_version", "summary", "status")}
-    child_info.update(parent={"run_id": parent.run_id, "step": source.step}, status="created", corrections=[])
+    child_info.update(parent={"run_id": parent.run_id, "step": source.step}, status="created", corrections=[],
+                      summary={"initial_val_loss": info.get("summary", {}).get("initial_val_loss")},
+                      max_steps=info.get("max_steps", info["train"]["max_steps"]))
     child = create_run(project, new_run_id(info["family"]), child_info)
     shutil.copytree(source.path, child.checkpoints_dir / source.path.name)
-    with open(child.metrics_file, "w", encoding="utf-8") as out:  # the curve so far, so plots continue
-        import json
-
-        for record in read_jsonl(parent.metrics_file):
-            if record.get("step", 0) <= source.step:
-                out.write(json.dumps(record) + "\n")
+    for name in (parent.metrics_file.name, parent.samples_file.name):  # the curve so far, so plots continue
+        with open(child.root / name, "w", encoding="utf-8") as out:
+            for record in read_jsonl(parent.root / name):
+                if record.get("step", 0) <= source.step and record.get("kind") not in ("end", "correction"):
+                    out.write(json.dumps(record) + "\n")
     return child
 
 

@@ -156,8 +156,8 @@ class Trainer:
         self.info = info
         self.model_config = ModelConfig.from_dict(info["model"])
         self.config = TrainConfig.from_dict(info["train"])
-        if max_steps is not None:
-            self.config.max_steps = max_steps
+        # the run's total: this call's, else the latest one recorded (a resume may have extended it)
+        self.config.max_steps = max_steps or info.get("max_steps") or self.config.max_steps
         self.control = control or TrainControl()
         self.listeners = list(listeners)
         self.resume_changes = dict(resume_changes or {})
@@ -309,7 +309,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------ corrections
     def _apply_corrections(self, changes_list: list[dict[str, Any]]) -> None:
         for changes in changes_list:
-            if "lr" in changes or "schedule" in changes:
+            if {"lr", "schedule", "min_lr", "warmup_steps"} & set(changes):
                 lr = changes.get("lr", self.schedule.lr_at(self.step))
                 self.schedule.restart(self.step, self.config.max_steps, lr=lr, min_lr=changes.get("min_lr"),
                                       schedule=changes.get("schedule", "cosine"),
@@ -400,8 +400,11 @@ class Trainer:
         latest = ckpt_io.latest_checkpoint(self.run_dir.checkpoints_dir)
         if latest is not None:
             self._restore(latest)
+        elif self.dist.is_main:  # nothing to resume from: start over, without the records of a failed start
+            truncate_metrics_after(self.run_dir, -1)
+            truncate_metrics_after(self.run_dir, -1, samples=True)
         self._open_writers()
-        if latest is not None and self.resume_changes:
+        if self.resume_changes:
             self._apply_corrections([self.resume_changes])
         if self.dist.is_main:
             self.run_dir.update(status="running", max_steps=self.config.max_steps, device=str(self.device),
@@ -415,7 +418,7 @@ class Trainer:
                 if self.control.paused:
                     self.control.wait_if_paused()
                 self._apply_corrections(self.control.take_corrections())
-                if self.control.stop_requested:
+                if self.dist.any(self.control.stop_requested):  # every rank stops at the same step
                     reason = "stopped"
                     break
                 t0 = time.perf_counter()
@@ -432,9 +435,11 @@ class Trainer:
                 if self.step % self.config.checkpoint_interval == 0 or self.step == self.config.max_steps:
                     self._save()
         except _NonFiniteLoss as exc:
-            message = (f"The loss became {exc.value} at step {self.step + 1}; training stopped and the last good "
-                       "checkpoint was kept. Resume from it with a lower learning rate (e.g. half) or tighter "
-                       "clipping, or use fp32/bf16 instead of fp16.")
+            kept = ckpt_io.latest_checkpoint(self.run_dir.checkpoints_dir)
+            where = (f"the last good checkpoint (step {kept.step}) was kept. Resume from it" if kept else
+                     "no checkpoint had been written yet. Start again")
+            message = (f"The loss became {exc.value} at step {self.step + 1}; training stopped and {where} with a "
+                       "lower learning rate (e.g. half) or tighter clipping, or use fp32/bf16 instead of fp16.")
             return self._fail("nan", message, started)
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if "out of memory" not in str(exc).lower():
@@ -442,7 +447,7 @@ class Trainer:
             half = max(1, self.config.batch_size // 2)
             message = (f"Out of memory on {self.device} at batch size {self.config.batch_size}. Try batch_size={half}"
                        f" with grad_accum={self.config.grad_accum * 2} (same tokens per step), a shorter context, "
-                       "or bf16; the last good checkpoint was kept.")
+                       "or bf16; the last good checkpoint, if any, was kept.")
             return self._fail("oom", message, started)
         if reason == "stopped" or (self.step == self.config.max_steps and not self._has_checkpoint_at_step()):
             self._save()
@@ -467,7 +472,7 @@ class Trainer:
             self.run_dir.update(status="error", error=message, summary=summary)
         self._emit(EndEvent(self.step, "error", summary))
         self._close()
-        raise StudioError(message)
+        raise StudioError(message, details={"run_id": self.run_dir.run_id, "reason": reason, "steps": self.step})
 
     def _summary(self, reason: str, initial: EvalEvent | None, last: EvalEvent | None,
                  started: float) -> dict[str, Any]:
