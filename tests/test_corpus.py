@@ -200,3 +200,18 @@ def test_manifest_statistics_describe_the_corpus(project, shakespeare):
     assert sum(stats["doc_length_histogram"]["counts"]) == stats["documents"] == 1
     train_idx = np.fromfile(project.corpus_dir / "train.idx", dtype="<u8")
     assert train_idx[-1] == (project.corpus_dir / "train.txt").stat().st_size
+
+
+def test_short_latin1_french_is_read_as_windows_1252(project, tmp_path):
+    path = tmp_path / "menu.txt"
+    path.write_bytes(("Café crème brûlée, déjà vu.\n" * 50).encode("latin-1"))
+    manifest = import_corpus(project, [path], ImportOptions(split="tail"))
+    assert manifest["sources"][0]["encoding"] == "cp1252"
+    assert "brûlée" in (project.corpus_dir / "train.txt").read_text()
+
+
+def test_the_manifest_records_which_field_each_source_was_read_from(project, tmp_path, sentiment_csv):
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"body": f"document {i} " * 20}) + "\n" for i in range(30)))
+    manifest = import_corpus(project, [SourceSpec(path=path, jsonl_field="body"), sentiment_csv])
+    assert [s["text_field"] for s in manifest["sources"]] == ["body", "text"]

@@ -260,7 +260,12 @@ def import_corpus(project: Project, sources: Iterable[SourceSpec | str | os.Path
         done = 0
         try:
             for spec, fmt in files:
-                reports.append(_import_source(spec, fmt, writer, options, reporter, (done, total)))
+                report = _import_source(spec, fmt, writer, options, reporter, (done, total))
+                if fmt == "jsonl":
+                    report.text_field = spec.jsonl_field or options.jsonl_field
+                elif fmt in ("csv", "tsv"):
+                    report.text_field = spec.csv_column or options.csv_column
+                reports.append(report)
                 done += spec.path.stat().st_size
                 reporter.progress(done, total, f"Imported {spec.path.name}")
         finally:

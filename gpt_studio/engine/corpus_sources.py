@@ -90,6 +90,7 @@ class SourceReport:
     bad_rows: int = 0
     characters: int = 0
     bytes_in: int = 0
+    text_field: str | None = None  # the JSONL key / CSV column the text was read from (None for plain text)
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
@@ -178,7 +179,7 @@ def detect_encoding(sample: bytes) -> str | None:
     best = min(matches, key=lambda m: m.chaos)
     for preferred in ("cp1252", "latin_1"):
         for match in matches:
-            if match.encoding == preferred and match.chaos <= best.chaos + 0.15:
+            if match.encoding == preferred and match.chaos <= best.chaos + 0.25:
                 return preferred
     return best.encoding
 

@@ -129,6 +129,8 @@ class DistributedContext:
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
+        if device.type not in ("cpu", "cuda"):
+            raise StudioError(f"torchrun is supported on CUDA GPUs and CPUs, not {device.type}; set device=cpu.")
         if dist.get_backend() == "nccl":
             if device.type != "cuda":
                 raise StudioError(f"Under torchrun on a machine with CUDA GPUs the processes talk over NCCL, so each "
@@ -153,16 +155,6 @@ class DistributedContext:
         tensor = _collective_tensor([value], torch.float64)
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.world_size
-
-    def any_rank(self, flag: bool) -> bool:
-        """Whether ``flag`` is true on at least one rank (so every rank takes the same branch, e.g. a stop)."""
-        if not self.active:
-            return flag
-        import torch.distributed as dist
-
-        tensor = _collective_tensor([int(flag)], torch.int32)
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-        return bool(tensor.item())
 
     def any(self, flag: bool) -> bool:
         """True on every rank if it is true on any rank (so all ranks stop at the same step)."""

@@ -186,7 +186,9 @@ class Trainer:
         objective: nn.Module = _Objective(self.model, self.model_config.vocab_size)
         if cfg.compile:
             objective = torch.compile(objective)
-        self.objective = self.dist.wrap(objective, self.device)
+        nsp = self.model_config.nsp_head if self.config.nsp is None else self.config.nsp
+        unused = self.model_config.nsp_head and not nsp  # an NSP head trained without NSP gets no gradient
+        self.objective = self.dist.wrap(objective, self.device, find_unused_parameters=unused)
         fused = self.device.type == "cuda" or (self.device.type == "cpu" and devices.cpu_fused_adamw())
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg.weight_decay), lr=cfg.lr,
                                            betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused)
