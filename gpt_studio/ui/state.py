@@ -18,6 +18,7 @@ class AppState(QObject):
 
     project_changed = Signal(object)  # Project | None
     part_changed = Signal(str)  # one of PARTS: e.g. "tokenizer" after a training finished
+    sample_requested = Signal()  # someone (the welcome page) asked for the sample corpus; the Corpus pane acts
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,3 +39,7 @@ class AppState(QObject):
         if part not in PARTS:
             raise ValueError(f"unknown project part {part!r}")
         self.part_changed.emit(part)
+
+    def request_sample(self) -> None:
+        """Ask for the offline sample corpus to be built (the Corpus pane listens and runs it)."""
+        self.sample_requested.emit()
