@@ -3,6 +3,7 @@
 Layout (documented in docs/PROJECT_FORMAT.md; every name is defined here once)::
 
     PROJECT/studio.json     format marker and version
+    PROJECT/sources/        copies of source text the project was made from (sample corpus, downloads)
     PROJECT/corpus/         imported, normalised text split into train/val + manifest.json
     PROJECT/tokenizer/      SentencePiece model + tokenizer.json (special-token ids, report)
     PROJECT/data/           token shards (*.bin) + meta.json
@@ -26,7 +27,7 @@ from gpt_studio.engine.errors import ProjectFormatError
 PROJECT_FILE = "studio.json"
 PROJECT_MARKER = "gpt-studio-project"
 FORMAT_VERSION = 1
-SUBDIRS = ("corpus", "tokenizer", "data", "runs", "models")
+SUBDIRS = ("sources", "corpus", "tokenizer", "data", "runs", "models")
 
 
 def _now() -> str:
@@ -54,6 +55,11 @@ class Project:
     def name(self) -> str:
         """The folder's name, shown in titles."""
         return self.root.name
+
+    @property
+    def sources_dir(self) -> Path:
+        """Text kept with the project (the sample corpus, downloads); the user's own files stay where they are."""
+        return self.root / "sources"
 
     @property
     def corpus_dir(self) -> Path:

@@ -23,7 +23,7 @@ from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import Project
 
-SOURCES_DIR = "sources"  # PROJECT/sources/: text the project was made from (samples, downloads)
+SOURCES_DIR = "sources"  # = Project.sources_dir's name: text the project was made from (samples, downloads)
 SAMPLE_NAME = "python-docs"  # PROJECT/sources/python-docs/: the offline sample, one .txt per topic
 SAMPLE_VOCAB = 2000  # fits the 0.5 MB sample (the largest feasible BPE vocabulary is a few thousand)
 CHUNK_BYTES = 1 << 16
@@ -142,7 +142,7 @@ def prepare_sample_project(project: Project, reporter: Reporter | None = None,
     from gpt_studio.engine.tokenizer import TokenizerSettings, train_tokenizer
 
     reporter = reporter or Reporter()
-    folder = build_sample_corpus(project.root / SOURCES_DIR / SAMPLE_NAME)
+    folder = build_sample_corpus(project.sources_dir / SAMPLE_NAME)
     reporter.check()
     manifest = import_corpus(project, [folder], reporter=_StageReporter(reporter, 0, 3, "Importing"))
     meta = train_tokenizer(project, TokenizerSettings(model_type="bpe", vocab_size=vocab_size),

@@ -32,7 +32,7 @@ from gpt_studio.engine import corpus
 from gpt_studio.engine.corpus import ImportOptions
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
-from gpt_studio.engine.samples import SOURCES_DIR, SampleSource, download
+from gpt_studio.engine.samples import SampleSource, download
 from gpt_studio.ui.widgets.corpus_stats_view import CorpusStatsView
 from gpt_studio.ui.widgets.job_bar import JobBar
 from gpt_studio.ui.widgets.source_scan import scan_paths
@@ -351,7 +351,7 @@ class CorpusSection(QWidget):
         """Download ``source`` in a job, then list it as a source."""
         if self.project is None or self.bar.is_running:
             return
-        dest = self.project.root / SOURCES_DIR / source.filename
+        dest = self.project.sources_dir / source.filename
         self.bar.run(lambda reporter: download(source.url, dest, source.sha256, reporter),
                      f"the download of {source.name}", self._on_downloaded)
 
