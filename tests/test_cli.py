@@ -49,9 +49,10 @@ def test_an_unknown_option_is_a_usage_error(tmp_path):
     assert run_cli("import", str(tmp_path), "x.txt", "--frobnicate").returncode == 2
 
 
-def test_no_verb_prints_help():
-    result = run_cli()
-    assert result.returncode == 0 and "VERB" in result.stdout
+def test_help_lists_the_verbs_and_says_no_verb_opens_the_app():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "VERB" in result.stdout and "gui" in result.stdout
+    assert "With no verb, opens the desktop app" in " ".join(result.stdout.split())
 
 
 ENGINE = ROOT / "gpt_studio" / "engine"

@@ -1,0 +1,164 @@
+"""Empty states: the welcome page shown with no project open, and "coming next" pages for panes not built yet.
+
+:data:`PANES` lists the main window's panes with the texts their "coming next" pages show.
+
+Every empty state says what the place is for and what to do now (house style). Sizes come from the font, so
+the pages scale with the user's font and the screen's DPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCommandLinkButton,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gpt_studio.ui import theme
+
+
+@dataclass(frozen=True)
+class PaneSpec:
+    """One sidebar entry: its title, icon, and the "coming next" text shown until the pane exists."""
+
+    title: str
+    icon: str  # a name in theme.ICON_DRAWINGS
+    what: str
+    now: str
+
+
+PANES = (
+    PaneSpec("Corpus && Tokenizer", "corpus",
+             "Import your text (txt, md, jsonl, csv; folders too), see its statistics, train a SentencePiece "
+             "tokenizer and encode the corpus into token shards.",
+             "Use the command line meanwhile: <code>gpt-studio import PROJECT FILES…</code>, then "
+             "<code>gpt-studio tokenizer PROJECT</code> and <code>gpt-studio encode PROJECT</code>."),
+    PaneSpec("Pretrain", "pretrain",
+             "Train a GPT or BERT model from scratch on your token shards: pick a preset sized for your "
+             "machine, watch the loss and sample text as it learns, stop and resume at any checkpoint.",
+             "Prepare the corpus, tokenizer and token shards in <b>Corpus &amp; Tokenizer</b> (Ctrl+1). "
+             "You can already train from the command line: <code>gpt-studio pretrain PROJECT --preset "
+             "tiny-gpt</code>; the runs will show up here."),
+    PaneSpec("Fine-tune", "finetune",
+             "Adapt a pretrained model to a task (labelled text from a CSV, or instruction-style examples) and "
+             "compare it with the model it started from.",
+             "Pretrain a model first: its checkpoints are what fine-tuning starts from."),
+    PaneSpec("Playground", "playground",
+             "Type a prompt and watch a model continue it; tune temperature, top-k and length, and compare "
+             "checkpoints side by side.",
+             "Pretrain a model first; even a few minutes of training on Tiny Shakespeare gives text to play with."),
+)
+
+def _label(text: str, parent: QWidget, scale: float = 1.0, bold: bool = False, muted: bool = False) -> QLabel:
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setOpenExternalLinks(True)
+    label.setFont(theme.scaled_font(parent, scale, bold))
+    if muted:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, theme.secondary_text_color(palette))
+        label.setPalette(palette)
+    return label
+
+
+def _column(page: QWidget, chars: int = 80) -> QVBoxLayout:
+    """A centred column at most about ``chars`` characters wide, so lines stay readable on wide windows."""
+    outer = QVBoxLayout(page)
+    outer.addStretch(1)
+    row = QHBoxLayout()
+    inner = QWidget(page)
+    inner.setMaximumWidth(page.fontMetrics().averageCharWidth() * chars)
+    row.addStretch(1)
+    row.addWidget(inner, 100)  # takes the width up to its maximum; the stretches share what is left
+    row.addStretch(1)
+    outer.addLayout(row)
+    outer.addStretch(2)
+    column = QVBoxLayout(inner)
+    column.setSpacing(page.fontMetrics().height() // 2)
+    return column
+
+
+class ComingNextPage(QWidget):
+    """A friendly page for a pane that is not built yet: what it will do and what to do meanwhile."""
+
+    def __init__(self, title: str, what: str, now: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        column = _column(self)
+        column.addWidget(_label(title, self, 1.8, bold=True))
+        column.addWidget(_label("Coming next", self, 1.0, bold=True, muted=True))
+        column.addWidget(_label(what, self, 1.1))
+        column.addSpacing(self.fontMetrics().height())
+        column.addWidget(_label("What you can do now", self, 1.0, bold=True))
+        column.addWidget(_label(now, self))
+
+
+class WelcomePage(QWidget):
+    """The no-project state: create or open a project, reopen a recent one, or start from a sample corpus."""
+
+    new_clicked = Signal()
+    open_clicked = Signal()
+    sample_clicked = Signal()
+    recent_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        column = _column(self)
+        column.addWidget(_label("GPT Studio", self, 2.2, bold=True))
+        column.addWidget(_label("Pretrain, fine-tune and probe small GPT and BERT models on your own text. "
+                                "Everything of one piece of work lives in a project folder.", self, 1.1, muted=True))
+        column.addSpacing(self.fontMetrics().height())
+        self.new_button = self._button(column, "new-folder", "New project…", "Create a folder for a corpus, a "
+                                       "tokenizer, training runs and models.", self.new_clicked)
+        self.open_button = self._button(column, "folder", "Open project…", "Continue work in an existing "
+                                        "project folder.", self.open_clicked)
+        self.sample_button = self._button(column, "corpus", "Use sample corpus", "Start from a small sample corpus "
+                                          "to try the whole loop in minutes.", self.sample_clicked)
+        column.addSpacing(self.fontMetrics().height())
+        column.addWidget(_label("Recent projects", self, 1.0, bold=True))
+        self.recent_list = QListWidget(self)
+        self.recent_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths lose their middle
+        self.recent_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent_list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.recent_list.itemActivated.connect(self._on_recent_activated)
+        self.recent_empty = _label("No recent projects yet.", self, muted=True)
+        column.addWidget(self.recent_list)
+        column.addWidget(self.recent_empty)
+
+    def _button(self, column: QVBoxLayout, icon: str, text: str, description: str,
+                signal: Signal) -> QCommandLinkButton:
+        button = QCommandLinkButton(text, description, self)
+        button.setIcon(theme.line_icon(icon))
+        side = round(self.fontMetrics().height() * 1.6)
+        button.setIconSize(QSize(side, side))
+        button.clicked.connect(signal)
+        column.addWidget(button)
+        return button
+
+    def _on_recent_activated(self, item: QListWidgetItem) -> None:
+        self.recent_chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def set_recent(self, paths: list[str]) -> None:
+        """Show ``paths`` (newest first) as "name — folder" lines; activating one emits ``recent_chosen``."""
+        self.recent_list.clear()
+        for path in paths:
+            item = QListWidgetItem(f"{Path(path).name}    —    {Path(path).parent}")
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            self.recent_list.addItem(item)
+        rows = max(1, min(len(paths), 8))  # as tall as its entries (the list holds at most 8)
+        self.recent_list.setFixedHeight(rows * max(self.recent_list.sizeHintForRow(0), self.fontMetrics().height())
+                                        + 2 * self.recent_list.frameWidth() + self.fontMetrics().height() // 2)
+        self.recent_list.setVisible(bool(paths))
+        self.recent_empty.setVisible(not paths)
