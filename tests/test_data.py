@@ -51,7 +51,7 @@ def test_the_process_pool_gives_the_same_shards_as_one_process(rows_project, mon
     encode_corpus(rows_project, workers=1)
     single = [(rows_project.data_dir / f).read_bytes() for f in ("train.bin", "train.docs", "val.bin", "val.docs")]
     monkeypatch.setattr(data, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(data, "CHUNK_CHARS", 2000)
+    monkeypatch.setattr(data, "CHUNK_BYTES", 2000)
     meta = encode_corpus(rows_project, workers=2)
     assert meta["workers"] == 2
     pooled = [(rows_project.data_dir / f).read_bytes() for f in ("train.bin", "train.docs", "val.bin", "val.docs")]
@@ -62,7 +62,7 @@ def test_long_documents_are_encoded_in_pieces_with_one_separator(tmp_path, shake
     project = init_project(tmp_path / "long")
     import_corpus(project, [shakespeare])
     train_tokenizer(project, TokenizerSettings(vocab_size=800))
-    monkeypatch.setattr(data, "CHUNK_CHARS", 5000)
+    monkeypatch.setattr(data, "CHUNK_BYTES", 5000)
     encode_corpus(project)
     shard = TokenShard(project, "train")
     tok = load_tokenizer(project)
@@ -139,3 +139,15 @@ def test_masked_sequences_have_cls_sep_segments_and_balanced_nsp(shakespeare_pro
     seq.remove(tok.sep_id)
     text = (shakespeare_project.corpus_dir / "train.txt").read_text()
     assert tok.decode(seq) in text, "a true next segment continues the first one in the corpus"
+
+
+def test_long_documents_are_read_in_pieces_that_join_back(tmp_path, war_and_peace):
+    from gpt_studio.engine.corpus import iter_document_pieces
+
+    project = init_project(tmp_path / "wp")
+    import_corpus(project, [war_and_peace])
+    pieces = list(iter_document_pieces(project, "train", max_bytes=50_000))
+    assert len(pieces) > 50 and all(n <= 50_000 for _, n, _ in pieces)
+    assert [end for _, _, end in pieces].count(True) == 1 and pieces[-1][2]
+    assert "".join(text for text, _, _ in pieces) == (project.corpus_dir / "train.txt").read_text()
+    assert all(text.endswith("\n") for text, _, end in pieces if not end)

@@ -73,3 +73,9 @@ def test_workers_use_qtcore_only(path):
 
     text = (Path(__file__).resolve().parents[1] / path).read_text()
     assert "QtWidgets" not in text and "QtGui" not in text and "gpt_studio.ui" not in text
+
+
+def test_waiting_for_a_job_on_the_gui_thread_returns_when_it_ends(qtbot):
+    job = Job(lambda reporter: 7, "quick")
+    job.start()
+    assert job.wait(5000), "finished must quit the thread without needing the GUI event loop"

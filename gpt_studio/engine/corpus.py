@@ -51,6 +51,7 @@ from gpt_studio.engine.project import Project
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 SPLITS = ("train", "val")
+PIECE_BYTES = 1 << 18  # long documents are read in pieces of about this size
 _MANY_BLANKS = re.compile(r"\n{3,}")
 _ANY_WS = re.compile(r"\s+")
 # ------------------------------------------------------------------------------------------- the writer
@@ -396,6 +397,29 @@ def load_manifest(project: Project) -> dict[str, Any]:
 def document_offsets(project: Project, split: str) -> np.ndarray:
     """Byte offsets of each document's start in ``split``.txt, followed by the file's size."""
     return np.fromfile(project.corpus_dir / f"{split}.idx", dtype="<u8")
+
+
+def iter_document_pieces(project: Project, split: str,
+                         max_bytes: int = PIECE_BYTES) -> Iterator[tuple[str, int, bool]]:
+    """(text, UTF-8 bytes, ends_document) for each document, a long one in pieces cut after a newline.
+
+    Memory stays bounded however long a document is, and no single string operation on a piece holds the
+    interpreter lock long enough to stall a GUI thread.
+    """
+    offsets = document_offsets(project, split)
+    with open(project.corpus_dir / f"{split}.txt", "rb") as handle:
+        for start, end in zip(offsets[:-1], offsets[1:]):
+            handle.seek(int(start))
+            remaining, carry = int(end - start), b""
+            while remaining > 0 or carry:
+                block = handle.read(min(max(max_bytes - len(carry), 1), remaining))
+                remaining -= len(block)
+                data = carry + block
+                carry = b""
+                if remaining > 0:
+                    cut = corpus_stats.last_boundary(data) or len(data)
+                    data, carry = data[:cut], data[cut:]
+                yield data.decode("utf-8"), len(data), remaining == 0 and not carry
 
 
 def iter_documents(project: Project, split: str) -> Iterator[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-BLOCK_BYTES = 1 << 22
+BLOCK_BYTES = 1 << 18  # small enough that no call on a block holds the GIL for long (GUI threads)
 TOP_CHARS = 200  # characters kept with counts in the manifest; the distinct count is always exact
 
 
@@ -78,7 +78,7 @@ def text_stats(path: Path, hasher: hashlib._Hash | None = None) -> TextStats:
             if not data:
                 break
             if block:
-                cut = _last_boundary(data)
+                cut = last_boundary(data)
                 data, carry = data[:cut], data[cut:]
             else:
                 carry = b""
@@ -89,7 +89,7 @@ def text_stats(path: Path, hasher: hashlib._Hash | None = None) -> TextStats:
     return stats
 
 
-def _last_boundary(data: bytes) -> int:
+def last_boundary(data: bytes) -> int:
     """Index after the last whole line (so words stay whole); without a newline, before the last character."""
     cut = data.rfind(b"\n") + 1
     if cut:

@@ -34,7 +34,7 @@ from gpt_studio.engine.tokenizer import Tokenizer, load_tokenizer, mp_context
 
 META_FILE = "meta.json"
 META_VERSION = 1
-CHUNK_CHARS = 1 << 20  # text per encoding task: large enough to amortise IPC, small enough to bound memory
+CHUNK_BYTES = 1 << 18  # bytes of text per encoding task: amortises IPC, bounds memory and GIL holds
 PARALLEL_MIN_BYTES = 8 << 20  # below this, one process is faster than starting a pool
 
 
@@ -80,41 +80,20 @@ def _encode_task(task: tuple[list[str], bool, int, str]) -> tuple[bytes, list[in
 
 
 def _tasks(project: Project, split: str) -> Iterator[tuple[list[str], bool, int]]:
-    """(texts, last_is_partial, source bytes) groups of about CHUNK_CHARS, reading one document at a time.
+    """(texts, last_is_partial, source bytes) groups of about CHUNK_BYTES bytes, read piece by piece.
 
-    A long document is cut at line ends into pieces; its </s> follows the last piece.
+    Whole documents are grouped; a long document arrives in pieces, and its </s> follows the last piece.
     """
     batch: list[str] = []
     size = 0
-    for doc in corpus.iter_documents(project, split):
-        if len(doc) > CHUNK_CHARS:
-            if batch:
-                yield batch, False, size
-                batch, size = [], 0
-            pieces = list(_cut_lines(doc, CHUNK_CHARS))
-            for i, piece in enumerate(pieces):
-                yield [piece], i < len(pieces) - 1, len(piece.encode("utf-8"))
-            continue
-        batch.append(doc)
-        size += len(doc.encode("utf-8"))
-        if size >= CHUNK_CHARS:
-            yield batch, False, size
+    for text, nbytes, ends_document in corpus.iter_document_pieces(project, split, CHUNK_BYTES):
+        batch.append(text)
+        size += nbytes
+        if not ends_document or size >= CHUNK_BYTES:
+            yield batch, not ends_document, size
             batch, size = [], 0
     if batch:
         yield batch, False, size
-
-
-def _cut_lines(text: str, limit: int) -> Iterator[str]:
-    """Pieces of at most ``limit`` characters, cut after a newline where there is one."""
-    start = 0
-    while len(text) - start > limit:
-        end = text.rfind("\n", start, start + limit) + 1
-        if end <= start:  # a line longer than the limit: cut it (only the token at the cut can differ)
-            end = start + limit
-        yield text[start:end]
-        start = end
-    if start < len(text):
-        yield text[start:]
 
 
 @dataclass

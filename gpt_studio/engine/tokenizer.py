@@ -262,15 +262,14 @@ def evaluate_tokenizer(tokenizer: Tokenizer, project: Project, reporter: Reporte
                        max_chars: int = 20_000_000) -> dict[str, Any]:
     """Fertility (tokens per whitespace word) and unknown rate on the validation split (first ``max_chars``)."""
     tokens = words = unknown = chars = 0
-    for doc in corpus.iter_documents(project, "val"):
+    for piece, _, _ in corpus.iter_document_pieces(project, "val"):
         if reporter is not None:
             reporter.check()
-        lines = doc.splitlines(keepends=True)
-        for ids in tokenizer.encode_batch(lines):
+        for ids in tokenizer.encode_batch(piece.splitlines(keepends=True)):
             tokens += len(ids)
             unknown += ids.count(tokenizer.unk_id)
-        words += len(doc.split())
-        chars += len(doc)
+        words += len(piece.split())
+        chars += len(piece)
         if chars >= max_chars:
             break
     return {"val_tokens_measured": tokens, "val_words": words, "val_characters": chars,

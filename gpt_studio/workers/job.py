@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.progress import Reporter
@@ -48,7 +48,8 @@ class Job(QObject):
         self._thread.setObjectName(f"job: {what}")
         self.moveToThread(self._thread)
         self._thread.started.connect(self._run)
-        self.finished.connect(self._thread.quit)
+        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
+        self.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._thread.deleteLater)
         self._thread.finished.connect(self._forget)
         self.is_running = False
