@@ -305,3 +305,48 @@ def test_a_downloaded_sample_is_saved_in_the_project_and_listed(qtbot, state, tm
     saved = state.project.root / SOURCES_DIR / "shakespeare.txt"
     assert saved.read_bytes() == shakespeare.read_bytes()
     assert pane.corpus.model.rows()[0].path == saved and errors == []
+
+
+def test_the_full_pane_fits_1000_pixels_wide_without_clipping_its_labels(qtbot, shakespeare_project, errors):
+    state = AppState()
+    state.set_project(init_project(shakespeare_project.root))
+    pane = make_pane(qtbot, state)
+    pane.resize(1000, 700)
+    pane.show()
+    qtbot.waitUntil(lambda: pane.tokenizer.inspect_stack.currentIndex() == 1, timeout=2000)
+    assert pane.minimumSizeHint().width() <= 1000 and pane.minimumSizeHint().height() <= 700
+    message = pane.corpus.bar.message
+    assert message.text().startswith("Corpus: 1 document from 1 file.")  # singular, and wrapped, not cut
+    qtbot.waitUntil(lambda: message.height() >= message.heightForWidth(message.width()), timeout=2000)
+    assert pane.corpus.stats.figures["documents"].caption.text() == "document"
+    for widget in (pane.tokenizer.byte_fallback, pane.tokenizer.vocab_size, pane.corpus.download_button):
+        right = widget.mapTo(pane, widget.rect().topRight()).x()
+        assert widget.isVisible() and right < pane.width(), widget
+
+
+def test_the_median_label_stays_inside_the_histogram_wherever_the_line_is(qtbot):
+    from gpt_studio.ui.widgets.histogram import LengthHistogram
+
+    plot = LengthHistogram()
+    qtbot.addWidget(plot)
+    plot.resize(220, 200)
+    plot.show()
+    edges = [10.0 ** (k / 4) for k in range(4, 29)]
+    for median, bin_ in ((20.0, 1), (1_115_388.0, 20)):  # a line at the left edge, then at the right edge
+        counts = [0] * (len(edges) - 1)
+        counts[bin_] = 3
+        plot.set_histogram({"edges": edges, "counts": counts, "median": median, "min": 1, "mean": 2, "max": 3})
+        qtbot.wait(20)
+        label, view = plot.median_label, plot.getPlotItem().getViewBox()
+        box = label.mapRectToItem(view, label.boundingRect())
+        assert 0 <= box.left() and box.right() <= view.width() + 0.5, (median, box)
+        assert "median" in label.toPlainText()
+    axis = plot.getPlotItem().getAxis("bottom")
+    assert axis.label.boundingRect().width() <= view.width()  # the axis title is shortened, not cut
+
+
+def test_counts_in_messages_are_singular_for_one():
+    from gpt_studio.ui.widgets.wording import plural
+
+    assert plural(1, "document") == "1 document" and plural(2, "document") == "2 documents"
+    assert plural(1_204, "file") == "1,204 files" and plural(0, "copy", "copies") == "0 copies"

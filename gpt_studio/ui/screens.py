@@ -4,7 +4,9 @@ Usage::
 
     python -m gpt_studio.ui.screens OUTDIR [--project PATH] [--size 1280x800] [--dark]
 
-Without ``--project`` a sample project (Tiny Shakespeare imported) is built in a temporary folder. Settings
+Without ``--project`` a sample project is built in a temporary folder as a user has it after the first steps:
+Tiny Shakespeare imported, a 2000-piece tokenizer trained and the corpus encoded (the offline Python
+documentation sample when the shared datasets are missing). The tokenizer preview shows typed text. Settings
 go to a temporary folder too, so the user's recent projects are not touched. ``--dark`` previews dark mode
 with a dark palette (the offscreen platform reports no system colour scheme).
 """
@@ -22,21 +24,40 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 DATASETS = Path(os.environ.get("GPT_STUDIO_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 SHAKESPEARE = DATASETS / "tinyshakespeare" / "input.txt"
-SAMPLE_TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n" * 200)
+PREVIEW_TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind to suffer"
+VOCAB_SIZE = 2000
 
 
 def build_sample_project(folder: Path) -> Path:
-    """A project with a corpus imported (Tiny Shakespeare when the shared datasets are there, else filler)."""
-    from gpt_studio.engine.corpus import import_corpus
-    from gpt_studio.engine.project import init_project
+    """A project with a corpus imported, a tokenizer trained and the shards encoded.
 
+    Tiny Shakespeare when the shared datasets are there, else the offline Python documentation sample.
+    Training starts a process, so call this under ``if __name__ == "__main__"`` (as :func:`main` is).
+    """
+    from gpt_studio.engine.corpus import import_corpus
+    from gpt_studio.engine.data import encode_corpus
+    from gpt_studio.engine.project import init_project
+    from gpt_studio.engine.samples import prepare_sample_project
+    from gpt_studio.engine.tokenizer import TokenizerSettings, train_tokenizer
+
+    if not SHAKESPEARE.is_file():
+        project = init_project(folder / "python-docs")
+        prepare_sample_project(project, vocab_size=VOCAB_SIZE)
+        return project.root
     project = init_project(folder / "shakespeare")
-    source = SHAKESPEARE
-    if not source.is_file():
-        source = folder / "sample.txt"
-        source.write_text(SAMPLE_TEXT, encoding="utf-8")
-    import_corpus(project, [source])
+    import_corpus(project, [SHAKESPEARE])
+    train_tokenizer(project, TokenizerSettings(vocab_size=VOCAB_SIZE))
+    encode_corpus(project)
     return project.root
+
+
+def _type_preview(window: QWidget) -> None:
+    """Put text in the Corpus & Tokenizer pane's live preview, as a user trying the tokenizer would."""
+    pane = window.pane_widget(0)  # type: ignore[attr-defined]
+    section = getattr(pane, "tokenizer", None)
+    if section is not None and hasattr(section, "preview_input"):
+        section.preview_input.setPlainText(PREVIEW_TEXT)
+        section.update_preview()
 
 
 def _save(widget: QWidget, path: Path) -> None:
@@ -68,6 +89,7 @@ def render(outdir: Path, project: Path, size: tuple[int, int], dark: bool) -> li
     written = [outdir / f"welcome{suffix}.png"]
     _save(window, written[-1])
     window.open_project_path(project)
+    _type_preview(window)
     for index, spec in enumerate(PANES):
         window.show_pane(index)
         slug = spec.title.replace("&&", "").replace(" ", "-").replace("--", "-").lower()

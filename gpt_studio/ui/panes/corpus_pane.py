@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
-    QLabel,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -29,6 +28,8 @@ from gpt_studio.engine.samples import prepare_sample_project
 from gpt_studio.ui.state import AppState
 from gpt_studio.ui.widgets.corpus_section import CorpusSection
 from gpt_studio.ui.widgets.tokenizer_section import TokenizerSection
+from gpt_studio.ui.widgets.wording import plural
+from gpt_studio.ui.widgets.wrap_label import WrapLabel
 
 SAMPLE_FOLDER = "python-docs-sample"  # made inside a chosen folder that already holds other files
 
@@ -88,6 +89,7 @@ class CorpusPane(QWidget):
         self.splitter.addWidget(self.tokenizer)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1, 1])  # halves whatever the width (relative weights), not the size hints
         self.splitter.setChildrenCollapsible(False)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._no_project_page())
@@ -98,10 +100,9 @@ class CorpusPane(QWidget):
 
     def _no_project_page(self) -> QWidget:
         page = QWidget()
-        text = QLabel("<h3>Corpus &amp; Tokenizer</h3>Open or create a project to import text, train a tokenizer "
+        text = WrapLabel("<h3>Corpus &amp; Tokenizer</h3>Open or create a project to import text, train a tokenizer "
                       "and encode the corpus — or start from the sample corpus (the Python documentation, "
                       "no download needed).")
-        text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.no_project_sample_button = QPushButton("Use sample corpus…")
         self.no_project_sample_button.clicked.connect(self._on_sample_requested)
@@ -203,6 +204,7 @@ class CorpusPane(QWidget):
         self.reload()
         for part in ("corpus", "tokenizer", "data"):
             self._notify(part)
-        self.corpus.bar.set_message(f"Sample ready: {result['manifest']['stats']['documents']:,} documents, a "
-                                    f"{result['tokenizer']['vocab_size']:,}-piece tokenizer and "
-                                    f"{sum(s['tokens'] for s in result['data']['splits'].values()):,} tokens.")
+        tokens = sum(s["tokens"] for s in result["data"]["splits"].values())
+        self.corpus.bar.set_message(f"Sample ready: {plural(result['manifest']['stats']['documents'], 'document')}, "
+                                    f"a {result['tokenizer']['vocab_size']:,}-piece tokenizer and "
+                                    f"{plural(tokens, 'token')}.")

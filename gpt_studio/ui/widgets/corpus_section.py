@@ -34,9 +34,12 @@ from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.samples import SampleSource, download
 from gpt_studio.ui.widgets.corpus_stats_view import CorpusStatsView
+from gpt_studio.ui.widgets.flow_layout import FlowLayout
 from gpt_studio.ui.widgets.job_bar import JobBar
 from gpt_studio.ui.widgets.source_scan import scan_paths
 from gpt_studio.ui.widgets.sources_table import SourcesModel, SourcesView, local_paths
+from gpt_studio.ui.widgets.wording import plural
+from gpt_studio.ui.widgets.wrap_label import WrapLabel
 
 TIPS = {
     "normalization": "Unicode normal form applied to all text. NFC joins accents to their letters so 'é' is "
@@ -103,10 +106,10 @@ class CorpusSection(QWidget):
         self.download_button.setToolTip("Fetch a public-domain text from the internet into this project.")
         self.sample_button.setToolTip("Build a ready project from the Python documentation that ships with "
                                       "Python: import, train a 2000-piece tokenizer and encode, offline.")
-        tools = QHBoxLayout()
+        tools = FlowLayout(h_spacing=6)  # "Download sample…" moves to a second row in a narrow pane
         for button in (self.add_files_button, self.add_folder_button, self.remove_button):
             tools.addWidget(button)
-        tools.addStretch(1)
+        tools.add_stretch()
         tools.addWidget(self.download_button)
         self.sources_stack = QStackedWidget()
         self.sources_stack.addWidget(self._empty_card())
@@ -132,9 +135,8 @@ class CorpusSection(QWidget):
     def _empty_card(self) -> QWidget:
         card = QWidget()
         title = QLabel("<b>Add the text to learn from</b>")
-        hint = QLabel("Drop text files or folders here (.txt .md .rst .jsonl .csv .tsv, optionally .gz), use "
+        hint = WrapLabel("Drop text files or folders here (.txt .md .rst .jsonl .csv .tsv, optionally .gz), use "
                       "<i>Add files…</i> / <i>Add folder…</i>, or start with a sample that needs no download.")
-        hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
         for label in (title, hint):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -179,9 +181,8 @@ class CorpusSection(QWidget):
             label.setBuddy(widget)
             grid.addWidget(label, i // 2, (i % 2) * 2, Qt.AlignmentFlag.AlignRight)
             grid.addWidget(widget, i // 2, (i % 2) * 2 + 1)
-        grid.addWidget(self.dedup, 0, 4)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        grid.addWidget(self.dedup, 2, 0, 1, 4)
+        grid.setColumnStretch(4, 1)  # spare width goes to the right, not into very wide combos
         return box
 
     def _import_row(self) -> QHBoxLayout:
@@ -191,6 +192,7 @@ class CorpusSection(QWidget):
                                       "corpus stays until the new one is complete.")
         self.import_button.clicked.connect(self.start_import)
         row = QHBoxLayout()
+        row.setSpacing(10)
         row.addWidget(self.import_button)
         row.addWidget(self.bar, 1)
         return row
@@ -210,9 +212,9 @@ class CorpusSection(QWidget):
             self.model.load_reports(self.manifest.get("sources", []), self.manifest.get("options", {}))
             self._set_options(self.manifest.get("options", {}))
             stats = self.manifest.get("stats", {})
-            self.bar.set_message(f"Corpus: {stats.get('documents', 0):,} documents from "
-                                 f"{stats.get('sources_imported', 0):,} files. Add or remove sources and "
-                                 "Import again to replace it.")
+            self.bar.set_message(f"Corpus: {plural(stats.get('documents', 0), 'document')} from "
+                                 f"{plural(stats.get('sources_imported', 0), 'file')}. Add or remove sources "
+                                 "and Import again to replace it.")
         else:
             self.model.clear()
             self.bar.set_message("Add text files or folders, then Import.")
@@ -274,7 +276,7 @@ class CorpusSection(QWidget):
     def _on_scanned(self, rows: list) -> None:
         added = self.model.add_rows(rows)
         known = sum(1 for r in rows if r.fmt is not None)
-        self.bar.set_message(f"Added {added:,} file{'s' if added != 1 else ''} ({known:,} readable as text). "
+        self.bar.set_message(f"Added {plural(added, 'file')} ({known:,} readable as text). "
                              "Choose the options, then Import." if added else "Those files are already listed.")
 
     def _remove_selected(self) -> None:
@@ -310,8 +312,10 @@ class CorpusSection(QWidget):
         missing = self.model.missing()
         if missing:
             names = ", ".join(p.name for p in missing[:5]) + (" …" if len(missing) > 5 else "")
-            self.error_raised.emit(f"{len(missing)} source file(s) no longer exist ({names}). Remove them from the "
-                                   "list or put them back, then Import again.", "")
+            verb = "no longer exists" if len(missing) == 1 else "no longer exist"
+            self.error_raised.emit(f"{plural(len(missing), 'source file')} {verb} ({names}). Remove "
+                                   f"{'it' if len(missing) == 1 else 'them'} from the list or put "
+                                   f"{'it' if len(missing) == 1 else 'them'} back, then Import again.", "")
             return
         specs = self.model.specs()
         if not specs:
@@ -332,9 +336,9 @@ class CorpusSection(QWidget):
         self.stats.set_manifest(manifest)
         stats = manifest["stats"]
         skipped = stats.get("sources_skipped", 0) + sum(1 for r in self.model.rows() if r.fmt is None)
-        self.bar.set_message(f"Imported {stats['documents']:,} documents ({stats['characters']:,} characters) in "
-                             f"{self.bar.elapsed():.1f} s" + (f"; {skipped} file(s) skipped, see Status." if skipped
-                                                             else "."))
+        self.bar.set_message(f"Imported {plural(stats['documents'], 'document')} "
+                             f"({plural(stats['characters'], 'character')}) in {self.bar.elapsed():.1f} s"
+                             + (f"; {plural(skipped, 'file')} skipped, see Status." if skipped else "."))
         self.imported.emit(manifest)
 
     # ------------------------------------------------------------------------------------------ download

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -24,7 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gpt_studio.ui.widgets.flow_layout import FlowLayout
 from gpt_studio.ui.widgets.histogram import LengthHistogram
+from gpt_studio.ui.widgets.wording import noun, plural
+from gpt_studio.ui.widgets.wrap_label import WrapLabel
 
 DEFAULT_CHARS_PER_TOKEN = 4.0
 _SHOWN_CHARS = {" ": "space", "\n": "↵", "\t": "⇥", "\u00a0": "nbsp"}
@@ -69,10 +71,9 @@ class CorpusStatsView(QStackedWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.empty = QLabel("No corpus yet.\nImport text to see documents, characters, words, an estimate of "
+        self.empty = WrapLabel("No corpus yet.\nImport text to see documents, characters, words, an estimate of "
                             "tokens, the document-length histogram and the most frequent characters.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: palette(placeholder-text);")
         self.addWidget(self.empty)
         self.addWidget(self._build_page())
@@ -83,13 +84,10 @@ class CorpusStatsView(QStackedWidget):
         page = QWidget()
         self.figures = {key: _Figure(caption) for key, caption in (
             ("documents", "documents"), ("characters", "characters"), ("words", "words"), ("tokens", "tokens"))}
-        row = QHBoxLayout()
-        row.setSpacing(24)
+        row = FlowLayout(h_spacing=24)  # wraps to two rows in a narrow column
         for figure in self.figures.values():
             row.addWidget(figure)
-        row.addStretch(1)
-        self.details = QLabel()
-        self.details.setWordWrap(True)
+        self.details = WrapLabel()
         self.histogram = LengthHistogram()
         self.histogram.setMinimumHeight(150)
         self.chars = QTableWidget(0, 3)
@@ -103,15 +101,12 @@ class CorpusStatsView(QStackedWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.chars.setColumnWidth(0, 48)
-        self.chars.setMinimumWidth(260)
+        self.chars.setColumnWidth(0, self.chars.fontMetrics().horizontalAdvance("space") + 12)
+        self.chars.setMinimumWidth(180)
         self.chars.setToolTip("The most frequent characters (up to 200 are kept in the manifest).")
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.histogram)
-        split.addWidget(self.chars)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setChildrenCollapsible(False)
+        split = QHBoxLayout()  # fixed shares at any width (a splitter would size them by their hints)
+        split.addWidget(self.histogram, 4)
+        split.addWidget(self.chars, 5)  # a little more, so "Latin Small Letter E" fits at 1280 px
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -120,7 +115,7 @@ class CorpusStatsView(QStackedWidget):
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
         layout.addWidget(line)
-        layout.addWidget(split, 1)
+        layout.addLayout(split, 1)
         return page
 
     def set_manifest(self, manifest: dict[str, Any] | None) -> None:
@@ -132,9 +127,12 @@ class CorpusStatsView(QStackedWidget):
             return
         self._stats = manifest.get("stats", {})
         stats = self._stats
-        self.figures["documents"].set(f"{stats.get('documents', 0):,}")
-        self.figures["characters"].set(f"{stats.get('characters', 0):,}", f"{stats.get('bytes', 0):,} bytes UTF-8")
-        self.figures["words"].set(f"{stats.get('words', 0):,}", "whitespace-separated words")
+        for key, one, tip in (("documents", "document", ""),
+                              ("characters", "character", f"{plural(stats.get('bytes', 0), 'byte')} UTF-8"),
+                              ("words", "word", "whitespace-separated words")):
+            count = int(stats.get(key, 0))
+            self.figures[key].set(f"{count:,}", tip)
+            self.figures[key].caption.setText(noun(count, one))
         self.details.setText(_details(manifest))
         self.histogram.set_histogram(stats.get("doc_length_histogram"))
         self._fill_chars(stats.get("top_characters") or [])
@@ -167,7 +165,9 @@ class CorpusStatsView(QStackedWidget):
             count.setToolTip(f"{100 * entry['count'] / total:.2f}% of all characters")
             self.chars.setItem(r, 0, char)
             name = _CONTROL_NAMES.get(entry["char"]) or entry.get("name", "").title()
-            self.chars.setItem(r, 1, QTableWidgetItem(name))
+            name_item = QTableWidgetItem(name)
+            name_item.setToolTip(name)  # a narrow column elides it
+            self.chars.setItem(r, 1, name_item)
             self.chars.setItem(r, 2, count)
 
 
@@ -175,18 +175,13 @@ def _details(manifest: dict[str, Any]) -> str:
     """One line on the split and the cleaning."""
     stats, split = manifest.get("stats", {}), manifest.get("split", {})
     train, val = split.get("train", {}), split.get("val", {})
-    parts = [f"train {_docs(train.get('documents', 0))} / {train.get('characters', 0):,} chars",
-             f"validation {_docs(val.get('documents', 0))} / {val.get('characters', 0):,} chars "
+    parts = [f"train {plural(train.get('documents', 0), 'doc')} / {plural(train.get('characters', 0), 'char')}",
+             f"validation {plural(val.get('documents', 0), 'doc')} / {plural(val.get('characters', 0), 'char')} "
              f"({split.get('mode', '?')} split, {100 * split.get('val_fraction', 0):g}%)",
-             f"{stats.get('distinct_characters', 0):,} distinct characters"]
+             plural(stats.get('distinct_characters', 0), 'distinct character')]
     for key, one, many in (("duplicates_removed", "duplicate removed", "duplicates removed"),
                            ("empty_skipped", "empty document skipped", "empty documents skipped"),
                            ("bad_rows", "bad row", "bad rows"), ("sources_skipped", "file skipped", "files skipped")):
         if stats.get(key):
-            parts.append(f"{stats[key]:,} {one if stats[key] == 1 else many}")
+            parts.append(plural(stats[key], one, many))
     return " · ".join(parts)
-
-
-
-def _docs(n: int) -> str:
-    return f"{n:,} doc{'s' if n != 1 else ''}"

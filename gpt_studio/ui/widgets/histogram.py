@@ -15,6 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
+# the x-axis title, longest first: the longest one that fits the plot's width is shown
+AXIS_TITLES = ("document length (characters, log scale)", "characters per document", "characters")
+
 
 def decade_label(value: float) -> str:
     """10 → "10", 1000 → "1k", 1e6 → "1M" (axis labels stay short)."""
@@ -24,6 +27,14 @@ def decade_label(value: float) -> str:
     return f"{value:g}"
 
 
+def short_count(value: float) -> str:
+    """Three significant digits with a k/M/G suffix: 1115388 → "1.12M", 523 → "523" (labels inside a plot)."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 class LengthHistogram(pg.PlotWidget):
     """A bar chart of ``manifest["stats"]["doc_length_histogram"]``."""
 
@@ -31,14 +42,16 @@ class LengthHistogram(pg.PlotWidget):
         super().__init__(parent)
         self.bars: pg.BarGraphItem | None = None
         self.median_line: pg.InfiniteLine | None = None
+        self.median_label: pg.TextItem | None = None
         plot = self.getPlotItem()
         plot.setMouseEnabled(x=False, y=False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.setLabel("bottom", "document length (characters, log scale)")
+        self._axis_title = ""
         plot.setLabel("left", "documents")
-        plot.getAxis("left").setWidth(44)
+        plot.getViewBox().sigResized.connect(self._on_resized)
         self._apply_palette()
+        self._fit_axis_title()
 
     def _apply_palette(self) -> None:
         """Follow the application palette (pyqtgraph's default is a black background)."""
@@ -55,7 +68,7 @@ class LengthHistogram(pg.PlotWidget):
         """Draw a histogram dict ``{edges, counts, median, …}``; None or empty clears the plot."""
         plot = self.getPlotItem()
         plot.clear()
-        self.bars = self.median_line = None
+        self.bars = self.median_line = self.median_label = None
         counts = np.asarray((hist or {}).get("counts") or [], dtype=float)
         if counts.size == 0 or counts.sum() == 0:
             self.setToolTip("")
@@ -70,6 +83,9 @@ class LengthHistogram(pg.PlotWidget):
         plot.addItem(self.bars)
         plot.setXRange(log_edges[lo], log_edges[hi], padding=0.02)
         plot.setYRange(0, counts.max() * 1.12, padding=0)
+        # a handful of documents: whole-number ticks (the automatic ones would say 0.2 documents)
+        top = int(counts.max())
+        plot.getAxis("left").setTicks([[(k, str(k)) for k in range(0, top + 1)], []] if top <= 5 else None)
         first, last = math.floor(log_edges[lo]), math.ceil(log_edges[hi])
         plot.getAxis("bottom").setTicks([[(k, decade_label(10.0**k)) for k in range(first, last + 1)], []])
         self._add_median(hist)  # type: ignore[arg-type]
@@ -80,9 +96,49 @@ class LengthHistogram(pg.PlotWidget):
         median = float(hist.get("median") or 0)
         if median <= 0:
             return
-        pen = pg.mkPen(self.palette().color(QPalette.ColorRole.Text), width=1, style=Qt.PenStyle.DashLine)
-        self.median_line = pg.InfiniteLine(pos=math.log10(median), angle=90, pen=pen, movable=False,
-                                           label=f"median {median:,.0f}",
-                                           labelOpts={"position": 0.93, "color": pen.color(), "anchors":
-                                                      [(0, 0.5), (0, 0.5)]})
-        self.getPlotItem().addItem(self.median_line)
+        text = self.palette().color(QPalette.ColorRole.Text)
+        pen = pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)
+        self.median_line = pg.InfiniteLine(pos=math.log10(median), angle=90, pen=pen, movable=False)
+        fill = QColor(self.palette().color(QPalette.ColorRole.Base))
+        fill.setAlpha(210)  # readable over the bars
+        self.median_label = pg.TextItem(f"median {short_count(median)}", color=text, fill=pg.mkBrush(fill))
+        self.median_label.setZValue(10)
+        plot = self.getPlotItem()
+        plot.addItem(self.median_line)
+        plot.addItem(self.median_label, ignoreBounds=True)
+        self._place_median_label()
+
+    def _on_resized(self) -> None:
+        self._fit_axis_title()
+        self._place_median_label()
+
+    def _fit_axis_title(self) -> None:
+        """Shorten the x-axis title rather than let the plot's edges cut it."""
+        axis, width = self.getPlotItem().getAxis("bottom"), self.getPlotItem().getViewBox().width()
+        for title in AXIS_TITLES:
+            if title != self._axis_title:
+                axis.setLabel(title)
+                self._axis_title = title
+            if axis.label.boundingRect().width() + 16 <= width:  # the label item as drawn: its font and margins
+                break
+        axis.resizeEvent()  # re-centres the label (pyqtgraph only does that on a resize)
+
+    def _place_median_label(self) -> None:
+        """Put the label at the top, right of the line if it fits there, else left of it, else inside the edge."""
+        if self.median_line is None or self.median_label is None:
+            return
+        view = self.getPlotItem().getViewBox()
+        (x0, x1), (_, y1) = view.viewRange()
+        width, line = view.width(), self.median_line.value()
+        label_width = self.median_label.textItem.boundingRect().width()
+        if width <= 0 or x1 <= x0 or label_width <= 0:
+            return
+        line_px, gap = (line - x0) / (x1 - x0) * width, 4.0
+        if line_px + gap + label_width <= width:
+            left = line_px + gap
+        elif line_px - gap - label_width >= 0:
+            left = line_px - gap - label_width
+        else:
+            left = max(0.0, width - label_width)  # a narrow plot: stay inside, over the line
+        self.median_label.setAnchor(((line_px - left) / label_width, 0.0))  # anchor is a fraction of the text
+        self.median_label.setPos(line, y1)

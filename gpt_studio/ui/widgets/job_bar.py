@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from gpt_studio.engine.progress import Reporter
+from gpt_studio.ui.widgets.wrap_label import WrapLabel
 from gpt_studio.workers import Job
 
 _STEPS = 1000  # progress bar resolution
@@ -31,9 +32,8 @@ class JobBar(QWidget):
         self._on_success: Callable[[Any], None] | None = None
         self._started = 0.0
         self._failure: tuple[str, str] | None = None
-        self.message = QLabel(idle_text)
+        self.message = WrapLabel(idle_text)  # wraps rather than widening the pane
         self.message.setObjectName("jobMessage")
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bar = QProgressBar()
         self.bar.setFixedWidth(180)

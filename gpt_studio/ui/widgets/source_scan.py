@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gpt_studio.engine.corpus import discover
+from gpt_studio.ui.widgets.wording import plural
 
 SNIFF_BYTES = 64 * 1024
 FIELD_FORMATS = ("jsonl", "csv", "tsv")
@@ -131,7 +132,7 @@ def status_of(report: dict[str, Any]) -> tuple[str, str, str]:
         detail = f"skipped: {short_reason(reason) or 'no documents'}"
     else:
         docs = report.get("documents", 0)
-        parts = [f"imported {docs:,} doc{'s' if docs != 1 else ''}"]
+        parts = [f"imported {plural(docs, 'doc')}"]
         parts += [f"{n:,} {what}" for n, what in ((report.get("duplicates", 0), "duplicates dropped"),
                                                  (report.get("empty", 0), "empty skipped"),
                                                  (report.get("bad_rows", 0), "bad rows")) if n]
@@ -145,5 +146,5 @@ def status_of(report: dict[str, Any]) -> tuple[str, str, str]:
     if warnings:
         lines += ["", "Warnings:"] + [f"• {w}" for w in warnings]
     if report.get("bad_rows", 0) > len(warnings):
-        lines.append(f"… and {report['bad_rows'] - len(warnings)} more")
+        lines.append(f"… and {report['bad_rows'] - len(warnings):,} more")
     return str(report.get("status", "imported")), detail, "\n".join(lines)

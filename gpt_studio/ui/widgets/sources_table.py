@@ -285,6 +285,15 @@ class SourcesView(QTableView):
             self.setColumnWidth(col, width)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        model.modelReset.connect(self._update_columns)
+        self._update_columns()
+
+    def _update_columns(self) -> None:
+        """Show "Text field" only while a JSONL/CSV/TSV file is listed: the status gets the room otherwise."""
+        model = self.model()
+        assert isinstance(model, SourcesModel)
+        self.setColumnHidden(3, not any(row.fmt in FIELD_FORMATS for row in model.rows()))
+        self._fit_path_column()
 
     def selected_rows(self) -> list[int]:
         """Indexes of the selected rows."""
@@ -293,5 +302,8 @@ class SourcesView(QTableView):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's API
         """Share the free width between the path (40%) and the status (the rest, stretched)."""
         super().resizeEvent(event)
-        fixed = sum(self.columnWidth(c) for c in (1, 2, 3))
-        self.setColumnWidth(0, max(120, int(0.4 * (self.viewport().width() - fixed))))
+        self._fit_path_column()
+
+    def _fit_path_column(self) -> None:
+        fixed = sum(self.columnWidth(c) for c in (1, 2, 3) if not self.isColumnHidden(c))
+        self.setColumnWidth(0, max(90, int(0.4 * (self.viewport().width() - fixed))))

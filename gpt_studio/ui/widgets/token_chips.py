@@ -144,9 +144,13 @@ class TokenChips(QWidget):
         if event.size().width() != event.oldSize().width():
             self._relayout()
 
+    def row_height(self) -> int:
+        """Height of one row of chips, the gap below included."""
+        return QFontMetrics(self.font()).height() + QFontMetrics(self._id_font).height() + 2 * PAD_Y + GAP
+
     def sizeHint(self) -> QSize:  # noqa: N802
-        """Wide enough for a line of chips; as tall as the current layout."""
-        return QSize(400, max(self.minimumHeight(), 40))
+        """Wide enough for a line of chips; as tall as the current layout, and at least three rows."""
+        return QSize(400, max(self.minimumHeight(), 3 * self.row_height() + GAP + 1))
 
     # --------------------------------------------------------------------------------------------- drawing
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,9 +33,12 @@ from gpt_studio.engine import data, tokenizer
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.tokenizer import Tokenizer, TokenizerSettings
+from gpt_studio.ui.widgets.flow_layout import FlowLayout
 from gpt_studio.ui.widgets.job_bar import JobBar
-from gpt_studio.ui.widgets.token_chips import TokenChips, unknown_surfaces
+from gpt_studio.ui.widgets.token_chips import GAP, TokenChips, unknown_surfaces
 from gpt_studio.ui.widgets.vocab_table import VocabView
+from gpt_studio.ui.widgets.wording import noun, plural
+from gpt_studio.ui.widgets.wrap_label import WrapLabel
 
 TIPS = {
     "model_type": "bpe merges the most frequent pairs of pieces (GPT-style); unigram starts big and prunes "
@@ -48,6 +52,7 @@ TIPS = {
 }
 PREVIEW_TEXT = "The quick brown fox jumps over the lazy dog.\nTokenizers cut text into pieces; ▁ marks a space."
 PREVIEW_DEBOUNCE_MS = 50
+MODEL_NAMES = {"bpe": "A BPE", "unigram": "A unigram", "char": "A character"}
 
 
 def suggested_vocab(characters: int) -> int:
@@ -98,9 +103,8 @@ class TokenizerSection(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._settings_box())
         self.inspect_stack = QStackedWidget()
-        self.empty = QLabel()
+        self.empty = WrapLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: palette(placeholder-text);")
         self.inspect_stack.addWidget(self.empty)
         self.inspect_stack.addWidget(self._inspect_page())
@@ -116,6 +120,8 @@ class TokenizerSection(QWidget):
         self.vocab_size.setGroupSeparatorShown(True)
         self.vocab_size.setValue(8000)
         self.vocab_size.setSpecialValueText("all characters")
+        # the hint makes room for "all characters" (only ever shown for 0); numbers need less in a narrow pane
+        self.vocab_size.setMinimumWidth(self.vocab_size.fontMetrics().horizontalAdvance("262,144") + 40)
         self.coverage = QDoubleSpinBox()
         self.coverage.setRange(0.9, 1.0)
         self.coverage.setDecimals(4)
@@ -129,23 +135,27 @@ class TokenizerSection(QWidget):
         self.train_button.clicked.connect(self.start_training)
         box = QGroupBox("Tokenizer")
         grid = QGridLayout(box)
+        grid.setHorizontalSpacing(8)
         cells = (("Model", self.model_type), ("Vocab size", self.vocab_size), ("Character coverage", self.coverage))
-        for col, (name, widget) in enumerate(cells):
+        for i, (name, widget) in enumerate(cells):  # two pairs a row: fits a half-width column
             label = QLabel(name)
             label.setToolTip(widget.toolTip())
             label.setBuddy(widget)
-            grid.addWidget(label, 0, 2 * col, Qt.AlignmentFlag.AlignRight)
-            grid.addWidget(widget, 0, 2 * col + 1)
-        grid.addWidget(self.byte_fallback, 0, 6)
+            grid.addWidget(label, i // 2, (i % 2) * 2, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(widget, i // 2, (i % 2) * 2 + 1)
+        grid.addWidget(self.byte_fallback, 1, 2, 1, 2)
+        grid.setColumnStretch(4, 1)  # spare width goes to the right, not into very wide fields
         row = QHBoxLayout()
+        row.setSpacing(10)
         row.addWidget(self.train_button)
         row.addWidget(self.train_bar, 1)
-        grid.addLayout(row, 1, 0, 1, 7)
+        grid.addLayout(row, 2, 0, 1, 5)
         return box
 
     def _inspect_page(self) -> QWidget:
         report = QGroupBox("Report (measured on the validation split)")
-        form = QGridLayout(report)
+        flow = FlowLayout(h_spacing=20)
+        QVBoxLayout(report).addLayout(flow)
         self.report = {key: _value() for key in ("vocab", "fertility", "unknown", "cpt", "seconds")}
         names = {"vocab": ("Vocab size", "Number of token ids, reserved ones included."),
                  "fertility": ("Tokens per word", "Fertility: tokens per whitespace-separated word; lower "
@@ -154,23 +164,20 @@ class TokenizerSection(QWidget):
                              "represent. Should be 0 or nearly; raise coverage or enable byte fallback."),
                  "cpt": ("Chars per token", "Characters per token on the validation text."),
                  "seconds": ("Training time", "Wall-clock seconds SentencePiece took.")}
-        for i, (key, (name, tip)) in enumerate(names.items()):
-            label = QLabel(name)
-            for widget in (label, self.report[key]):
-                widget.setToolTip(tip)
-            form.addWidget(label, i // 3, (i % 3) * 2)
-            form.addWidget(self.report[key], i // 3, (i % 3) * 2 + 1)
-        for col in (1, 3, 5):
-            form.setColumnStretch(col, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        for key, (name, tip) in names.items():  # "name value" pairs that wrap onto a second row when narrow
+            item = QWidget()
+            item.setToolTip(tip)
+            pair = QHBoxLayout(item)
+            pair.setContentsMargins(0, 0, 0, 0)
+            pair.addWidget(QLabel(name))
+            pair.addWidget(self.report[key])
+            flow.addWidget(item)
+        splitter = _PreviewSplitter()
         splitter.addWidget(self._preview_box())
         vocab_box = QGroupBox("Vocabulary")
         self.vocab = VocabView()
         QVBoxLayout(vocab_box).addWidget(self.vocab)
         splitter.addWidget(vocab_box)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([320, 280])  # the preview's chips need room; the table scrolls
         splitter.setChildrenCollapsible(False)
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -190,8 +197,8 @@ class TokenizerSection(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.chips)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumHeight(70)
-        self.preview_summary = QLabel()
+        scroll.setMinimumHeight(2 * self.chips.row_height() + GAP + 2 * scroll.frameWidth())
+        self.preview_summary = WrapLabel()
         self.preview_summary.setStyleSheet("color: palette(placeholder-text);")
         box = QGroupBox("Live preview")
         layout = QVBoxLayout(box)
@@ -204,12 +211,12 @@ class TokenizerSection(QWidget):
         self.encode_button = QPushButton("Encode corpus")
         self.encode_button.setToolTip("Turn the corpus into token shards (data/*.bin) that training reads.")
         self.encode_button.clicked.connect(self.start_encoding)
-        self.encode_summary = QLabel()
-        self.encode_summary.setWordWrap(True)
+        self.encode_summary = WrapLabel()
         self.encode_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box = QGroupBox("Token shards")
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
+        row.setSpacing(10)
         row.addWidget(self.encode_button)
         row.addWidget(self.encode_bar, 1)
         layout.addLayout(row)
@@ -259,8 +266,8 @@ class TokenizerSection(QWidget):
         self.chips.unknown_id = tok.unk_id
         stale = self.manifest is not None and meta.get("corpus_sha256") != self.manifest["split"]["sha256"]
         self.train_bar.set_message("Trained on an earlier import of the corpus: train again to match it."
-                                   if stale else f"{settings.get('model_type', '?')} tokenizer with "
-                                   f"{tok.vocab_size:,} pieces.")
+                                   if stale else f"{MODEL_NAMES.get(settings.get('model_type'), 'A')} tokenizer "
+                                   f"with {plural(tok.vocab_size, 'piece')}.")
         self.update_preview()
 
     def _show_shards(self) -> None:
@@ -322,7 +329,8 @@ class TokenizerSection(QWidget):
                                   self.tokenizer.id_to_piece(self.tokenizer.unk_id))
         self.chips.set_tokens(list(zip(pieces, ids)))
         words = len(text.split())
-        self.preview_summary.setText(f"{len(ids):,} tokens · {len(text):,} characters · {words:,} words"
+        self.preview_summary.setText(f"{plural(len(ids), 'token')} · {plural(len(text), 'character')} · "
+                                     f"{plural(words, 'word')}"
                                      + (f" · {len(text) / len(ids):.2f} chars/token" if ids else ""))
 
     # ------------------------------------------------------------------------------------------ training
@@ -368,11 +376,37 @@ class TokenizerSection(QWidget):
         self.encoded.emit(meta)
 
 
+class _PreviewSplitter(QSplitter):
+    """Preview above, vocabulary below: the preview gets its size hint (three rows of chips), the table the rest.
+
+    QSplitter would shrink both from their hints in a short window, and spread a tall window's height evenly;
+    this keeps the preview compact until the person drags the handle, after which their sizes stand.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Orientation.Vertical)
+        self._dragged = False
+        self.splitterMoved.connect(self._on_moved)
+
+    def _on_moved(self) -> None:
+        self._dragged = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's API
+        """Re-fit the preview to its hint while the person has not chosen the sizes."""
+        super().resizeEvent(event)
+        if not self._dragged and self.count() == 2:
+            preview, vocab = self.widget(0), self.widget(1)
+            total, rest = self.height() - self.handleWidth(), vocab.minimumSizeHint().height()
+            first = max(min(preview.sizeHint().height(), total - rest), preview.minimumSizeHint().height())
+            self.setSizes([first, max(total - first, rest)])
+
+
 def shard_summary(meta: dict[str, Any]) -> str:
     """One line about the shards: tokens per split, dtype and speed."""
     splits = meta.get("splits", {})
     train, val = splits.get("train", {}), splits.get("val", {})
-    text = (f"<b>{train.get('tokens', 0):,}</b> train tokens · <b>{val.get('tokens', 0):,}</b> validation tokens · "
+    text = (f"<b>{train.get('tokens', 0):,}</b> train {noun(train.get('tokens', 0), 'token')} · "
+            f"<b>{val.get('tokens', 0):,}</b> validation {noun(val.get('tokens', 0), 'token')} · "
             f"{meta.get('dtype', '?')} · {meta.get('tokens_per_second', 0):,} tokens/s "
             f"({meta.get('encode_seconds', 0):.1f} s)")
     notes = meta.get("notes") or []

@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from gpt_studio.ui.widgets.token_chips import display_piece
+from gpt_studio.ui.widgets.wording import plural
 
 COLUMNS = ("ID", "Piece", "Score", "Kind")
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -88,7 +89,7 @@ class VocabModel(QAbstractTableModel):
 
     def _tooltip(self, row: int) -> str:
         piece = self.pieces[row]
-        notes = [f"{piece!r} · {len(piece)} character{'s' if len(piece) != 1 else ''}"]
+        notes = [f"{piece!r} · {plural(len(piece), 'character')}"]
         if piece.startswith("▁"):
             notes.append("▁ marks a leading space: this piece starts a word")
         if self.kinds[row].startswith("special"):
@@ -200,4 +201,5 @@ class VocabView(QWidget):
 
     def _update_count(self) -> None:
         total, shown = self.model.rowCount(), self.proxy.rowCount()
-        self.count.setText(f"{total:,} pieces" if shown == total else f"{shown:,} of {total:,} pieces match")
+        self.count.setText(plural(total, "piece") if shown == total else
+                           f"{shown:,} of {plural(total, 'piece')} match{'es' if shown == 1 else ''}")
