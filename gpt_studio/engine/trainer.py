@@ -460,6 +460,7 @@ class Trainer:
             self.run_dir.update(status=reason, summary=summary)
         self._emit(EndEvent(self.step, reason, summary))
         self._close()
+        self.dist.barrier()  # ranks leave together: a peer's exit mid-collective aborts gloo
         return summary
 
     def _has_checkpoint_at_step(self) -> bool:
