@@ -41,6 +41,7 @@ from gpt_studio.ui.state import AppState
 from gpt_studio.workers import Job, running_jobs
 
 CORPUS_MODULE = "gpt_studio.ui.panes.corpus_pane"
+PRETRAIN_MODULE = "gpt_studio.ui.panes.pretrain_pane"
 WARM_UP_DELAY_MS = 300  # let the window paint before torch's import competes for the GIL
 
 
@@ -55,6 +56,17 @@ def _corpus_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
     return CorpusPane(state, parent)
 
 
+def _pretrain_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
+    """The real Pretrain pane when its module exists (built in parallel), else its placeholder."""
+    try:
+        from gpt_studio.ui.panes.pretrain_pane import PretrainPane
+    except ModuleNotFoundError as exc:
+        if exc.name != PRETRAIN_MODULE:
+            raise
+        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
+    return PretrainPane(state, parent)
+
+
 def _pane(index: int, state: AppState, parent: QWidget) -> QWidget:
     """Build pane ``index``; a pane that fails to build becomes a page saying so, not a dead window."""
     spec = PANES[index]
@@ -62,6 +74,8 @@ def _pane(index: int, state: AppState, parent: QWidget) -> QWidget:
     try:
         if index == 0:
             return _corpus_pane(state, spec, parent)
+        if index == 1:
+            return _pretrain_pane(state, spec, parent)
     except Exception as exc:  # noqa: BLE001 - one broken pane must not stop the app from starting
         traceback.print_exc()
         return ComingNextPage(title, f"This pane could not be loaded: {exc}",
@@ -397,11 +411,15 @@ class MainWindow(QMainWindow):
                       "Stopped jobs leave the project as it was before they started.", "Stop and quit"):
             event.ignore()
             return
-        for job in jobs:
-            job.cancel()
         self.statusBar().showMessage("Stopping running jobs…")
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
+            for index in range(self.panes.count()):  # a pane with a training run stops it with a checkpoint
+                shutdown = getattr(self.pane_widget(index), "shutdown", None)
+                if callable(shutdown):
+                    shutdown()
+            for job in jobs:
+                job.cancel()
             finished = wait_for_jobs(running_jobs(), 60_000)  # includes the warm-up, which cannot be cancelled
         finally:
             QApplication.restoreOverrideCursor()

@@ -1,0 +1,495 @@
+"""The Pretrain pane: configure a model and its training on the left, run and watch it on the right.
+
+Left: the run form (in a scroll area) over the compute planner. Right: the run controls, the live monitor and
+the project's runs. The pane owns at most one :class:`~gpt_studio.workers.training.TrainingJob` and one
+:class:`~gpt_studio.workers.follow.MetricsFollower` (an opened or attached run); the widgets only emit
+requests. Its body imports torch (through the engine's model), so it is built the first time the pane is
+shown, not when the main window starts: start-up stays as quick as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QInputDialog, QLabel, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from gpt_studio.engine.data import load_meta
+from gpt_studio.engine.errors import StudioError
+from gpt_studio.engine.project import Project
+from gpt_studio.engine.runs import RunDir
+from gpt_studio.ui import error_dialog
+from gpt_studio.ui.state import AppState
+from gpt_studio.ui.widgets.runs_list import begin_monitor, overlay_run, run_history
+
+SHUTDOWN_WAIT_MS = 60_000
+PAGE_NO_PROJECT, PAGE_NO_DATA, PAGE_LOADING, PAGE_BODY = range(4)
+JOB_SIGNALS = ("steps_logged", "eval_logged", "sample_logged", "checkpoint_saved", "correction_applied",
+               "error_raised")
+MONITOR_SLOTS = ("add_steps", "add_eval", "add_sample", "add_checkpoint", "add_correction", "add_error")
+
+
+def show_error(parent: QWidget | None, reason: str, details: str = "") -> None:
+    """The app's error dialog, looked up at call time (tests replace this function to capture messages)."""
+    error_dialog.show_error(parent, reason, details)
+
+
+class _MonitorPlaceholder(QLabel):
+    """Stands in for the run monitor while its module is missing: every monitor call does nothing."""
+
+    step_count = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class PretrainPane(QWidget):
+    """Configure, plan, start, pause, correct, stop, resume and branch pretraining runs; browse past runs."""
+
+    run_finished = Signal(object)  # the run summary (None when the run failed before it ended)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.meta: dict[str, Any] | None = None
+        self.job: Any = None  # TrainingJob while one runs
+        self.follower: Any = None  # MetricsFollower of an opened or attached run
+        self.run_id: str | None = None  # the run the monitor shows as its main curve
+        self._pending_overlay: str | None = None  # a branch's parent, overlaid once the child exists
+        self._resumed_from: int | None = None
+        self._new_max_steps: int | None = None  # a resume's or branch's new step total
+        self._last_lr: float | None = None
+        self._notifying = False
+        self.built = False
+        self.stack = QStackedWidget()
+        for page in (self._message_page("Open or create a project to pretrain a model."),
+                     self._message_page(""), self._message_page("Loading the model catalogue…")):
+            self.stack.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.stack)
+        state.project_changed.connect(self.set_project)
+        state.part_changed.connect(self._on_part_changed)
+        self.set_project(state.project)
+
+    def _message_page(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+
+    # -------------------------------------------------------------------------------------- building
+
+    def ensure_built(self) -> None:
+        """Build the form, planner, controls, monitor and runs list (imports torch; once)."""
+        if self.built:
+            return
+        from gpt_studio.ui.widgets.planner_panel import PlannerPanel
+        from gpt_studio.ui.widgets.run_controls import RunControls
+        from gpt_studio.ui.widgets.run_form import RunForm
+        from gpt_studio.ui.widgets.runs_list import RunsList
+
+        self.form, self.planner = RunForm(), PlannerPanel()
+        self.controls, self.runs = RunControls(), RunsList()
+        self.monitor = self._make_monitor()
+        self.stack.addWidget(self._body())
+        self.built = True
+        self._connect()
+        self._show_project()
+
+    def _make_monitor(self) -> QWidget:
+        try:
+            from gpt_studio.ui.widgets.run_monitor import RunMonitor
+        except ImportError:
+            return _MonitorPlaceholder("The live monitor is not available in this build.")
+        return RunMonitor()
+
+    def _body(self) -> QWidget:
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        planner_scroll = QScrollArea()
+        planner_scroll.setWidgetResizable(True)
+        planner_scroll.setWidget(self.planner)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(scroll)
+        left.addWidget(planner_scroll)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 1)
+        right_top = QSplitter(Qt.Orientation.Vertical)
+        right_top.addWidget(self.monitor)
+        right_top.addWidget(self.runs)
+        right_top.setStretchFactor(0, 3)
+        right_top.setStretchFactor(1, 1)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.controls)
+        column.addWidget(right_top, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([400, 600])  # scaled to the pane's width: the form needs about 40%
+        self.splitter.setChildrenCollapsible(False)
+        return self.splitter
+
+    def _connect(self) -> None:
+        self.form.validity_changed.connect(self._on_validity_changed)
+        self.form.config_changed.connect(lambda _settings: self._update_planner())
+        self.planner.failed.connect(lambda reason, details: show_error(self, reason, details))
+        c = self.controls
+        c.start_clicked.connect(self.start_run)
+        c.pause_clicked.connect(self.pause)
+        c.resume_clicked.connect(self.resume)
+        c.stop_clicked.connect(self.stop)
+        c.corrections_clicked.connect(self.open_corrections)
+        c.resume_run_clicked.connect(self._on_resume_run_clicked)
+        c.branch_clicked.connect(self.open_branch_dialog)
+        self.runs.open_requested.connect(self.open_run)
+        self.runs.compare_requested.connect(self.compare_runs)
+        self.runs.attach_requested.connect(self.attach_run)
+        self.runs.selection_changed.connect(self._on_runs_selected)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Build the body the first time the pane is shown with shards to train on (after it has painted)."""
+        super().showEvent(event)
+        if not self.built and self.meta is not None:
+            QTimer.singleShot(0, self, self.ensure_built)
+
+    # --------------------------------------------------------------------------------------- project
+
+    @property
+    def project(self) -> Project | None:
+        """The open project."""
+        return self.state.project
+
+    def set_project(self, project: Project | None) -> None:
+        """Show ``project``: its shards decide between the empty state and the form."""
+        if self.job is not None:
+            self.job.stop()  # the run ends with a checkpoint; its finished signal tidies up
+        self._stop_following()
+        self.meta, why = None, ""
+        if project is not None:
+            try:
+                self.meta = load_meta(project)
+            except StudioError as exc:
+                why = str(exc)
+        empty = self.stack.widget(PAGE_NO_DATA)
+        empty.setText("<h3>Pretrain</h3><p>Encode the corpus first in <b>Corpus &amp; Tokenizer</b> (Ctrl+1): "
+                      "import text, train a tokenizer and encode the corpus into token shards. Then configure a "
+                      f"GPT or BERT model here and train it.</p><p><i>{why}</i></p>")
+        self._show_project()
+        if self.meta is not None and self.isVisible() and not self.built:
+            QTimer.singleShot(0, self, self.ensure_built)
+
+    def _show_project(self) -> None:
+        if self.project is None:
+            self.stack.setCurrentIndex(PAGE_NO_PROJECT)
+        elif self.meta is None:
+            self.stack.setCurrentIndex(PAGE_NO_DATA)
+        elif not self.built:
+            self.stack.setCurrentIndex(PAGE_LOADING)
+        else:
+            self.stack.setCurrentIndex(PAGE_BODY)
+            self.form.set_data(self.meta)
+            self.runs.set_project(self.project)
+            self._on_validity_changed(self.form.is_valid, self.form.reason)
+
+    def _on_part_changed(self, part: str) -> None:
+        if part == "runs" and self.built and not self._notifying:
+            self.runs.refresh()
+        elif part in ("corpus", "tokenizer", "data") and self.job is None:
+            self.set_project(self.project)
+
+    def _notify_runs(self) -> None:
+        self._notifying = True
+        try:
+            self.state.notify_changed("runs")
+        finally:
+            self._notifying = False
+
+    # ----------------------------------------------------------------------------------- form, planner
+
+    def _on_validity_changed(self, valid: bool, reason: str) -> None:
+        self.controls.set_can_start(valid, reason)
+        self._update_planner()
+
+    def _update_planner(self) -> None:
+        self.planner.set_inputs(self.form.model_config(), self.form.train_config())
+
+    # ---------------------------------------------------------------------------------------- running
+
+    def start_run(self) -> Any:
+        """Start a new run from the form; returns the job (None when the form is invalid)."""
+        if not self.form.is_valid:
+            show_error(self, f"Cannot start: {self.form.reason}")
+            return None
+        return self._launch("Starting a new run…", preset_name=self.form.preset_name(),
+                            settings=self.form.settings())
+
+    def resume_run(self, run_id: str, max_steps: int | None = None) -> Any:
+        """Continue ``run_id`` from its last checkpoint (towards ``max_steps`` when given)."""
+        from gpt_studio.engine.checkpoint import latest_checkpoint
+
+        latest = latest_checkpoint(self._run_dir(run_id).checkpoints_dir)
+        self._resumed_from = latest.step if latest else 0
+        return self._launch(f"Resuming {run_id}…", resume=run_id, max_steps=max_steps)
+
+    def branch_run(self, run_id: str, step: int, max_steps: int | None = None) -> Any:
+        """A new run from ``run_id``'s checkpoint at ``step``; the monitor overlays the parent's curve."""
+        self._pending_overlay = run_id
+        return self._launch(f"Branching from {run_id} at step {step:,}…", branch=(run_id, step),
+                            max_steps=max_steps)
+
+    def _launch(self, status: str, **kwargs: Any) -> Any:
+        try:
+            from gpt_studio.workers.training import TrainingJob
+        except ImportError:
+            show_error(self, "The training worker is not available in this build; train from the command line "
+                             "(`gpt-studio pretrain`) meanwhile.")
+            return None
+        if self.job is not None or self.project is None:
+            return None
+        self._stop_following()
+        self.monitor.clear_overlays()
+        self.job = job = TrainingJob(self.project, **kwargs)
+        job.run_started.connect(self._on_run_started)
+        for signal, slot in zip(JOB_SIGNALS, MONITOR_SLOTS):
+            getattr(job, signal).connect(getattr(self.monitor, slot))
+        job.steps_logged.connect(self._on_steps)
+        # bound methods, never lambdas: the job emits on its thread, and a method of this QObject is queued to ours
+        job.error_raised.connect(self._on_error_raised)
+        job.paused_changed.connect(self._on_paused_changed)
+        job.failed.connect(self._on_failed)
+        job.finished.connect(self._on_finished)
+        self._new_max_steps = kwargs.get("max_steps") if "preset_name" not in kwargs else None
+        self.form.set_locked(True)
+        self.controls.set_mode("starting", status)
+        return job.start()
+
+    def _on_run_started(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.runs.set_ours({run_id})
+        self.runs.refresh()
+        self.runs.select(run_id)
+        run = self._run_dir(run_id)
+        begin_monitor(self.monitor, run)
+        history = run_history(run)
+        if self._resumed_from is not None:
+            history = [e for e in history if e.step <= self._resumed_from]
+        self.monitor.add_events(history)
+        if self._new_max_steps:  # run.json still holds the old total until the trainer starts
+            self.monitor.set_max_steps(self._new_max_steps)
+        if self._pending_overlay:
+            overlay_run(self.monitor, self._run_dir(self._pending_overlay))
+        self._pending_overlay, self._resumed_from = None, None
+        self.controls.set_mode("running", f"Training {run_id}.")
+
+    def _on_steps(self, events: list[Any]) -> None:
+        if events:
+            self._last_lr = events[-1].lr
+
+    def _on_error_raised(self, event: Any) -> None:
+        self.controls.status.setText(event.message)
+
+    def _on_failed(self, reason: str, details: str) -> None:
+        show_error(self, reason, details)
+
+    def _on_paused_changed(self, paused: bool) -> None:
+        if self.job is None or self.controls.mode == "stopping":
+            return
+        if paused:
+            self.controls.set_mode("paused", "Paused. Corrections… changes the learning rate, clipping or the "
+                                             "eval interval before you resume.")
+        else:
+            self.controls.set_mode("running", f"Training {self.run_id}.")
+
+    def pause(self) -> None:
+        """Hold the run after the current step."""
+        if self.job is not None:
+            self.job.pause()
+            self.controls.status.setText("Pausing after the current step…")
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        if self.job is not None:
+            self.job.resume()
+
+    def stop(self) -> None:
+        """End the run after the current step, with a checkpoint."""
+        if self.job is not None:
+            self.job.stop()
+            self.controls.set_mode("stopping", "Stopping after the current step and writing a checkpoint…")
+
+    def _on_finished(self, summary: dict[str, Any] | None) -> None:
+        self.job = None
+        self.runs.set_ours(set())
+        self.form.set_locked(False)
+        self.controls.set_mode("idle", _summary_text(summary))
+        self.runs.refresh()
+        self._notify_runs()
+        self.run_finished.emit(summary)
+
+    def shutdown(self) -> None:
+        """Stop the run with a checkpoint and wait for it (the main window calls this when it closes)."""
+        self._stop_following()
+        if not self.built:
+            return
+        self.planner.cancel()
+        job = self.job
+        if job is not None:
+            from gpt_studio.ui.app import wait_for_jobs
+
+            job.stop()
+            wait_for_jobs([job], SHUTDOWN_WAIT_MS)
+
+    # ---------------------------------------------------------------------------------- dialogs
+
+    def open_corrections(self) -> Any:
+        """While paused: the corrections dialog; accepting applies the changes and resumes. Returns the dialog."""
+        from gpt_studio.ui.widgets.run_controls import CorrectionsDialog
+
+        if self.job is None or self.run_id is None:
+            return None
+        train = self._run_info(self.run_id).get("train", {})
+        dialog = CorrectionsDialog(self._last_lr or train.get("lr", 6e-4), train.get("grad_clip", 1.0),
+                                   train.get("eval_interval", 250), self)
+        dialog.accepted.connect(lambda: self.apply_corrections(dialog.changes()))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def apply_corrections(self, changes: dict[str, Any]) -> None:
+        """Queue ``changes`` for the paused run and resume it (nothing to change: just resume)."""
+        if self.job is None:
+            return
+        try:
+            if changes:
+                self.job.correct(**changes)
+        except ValueError as exc:
+            show_error(self, str(exc))
+            return
+        self.job.resume()
+
+    def _on_resume_run_clicked(self) -> None:
+        selected = self.runs.selected()
+        row = self.runs.row(selected[0]) if len(selected) == 1 else None
+        if row is None:
+            return
+        max_steps = None
+        if row.status == "completed" and row.max_steps:
+            total, ok = QInputDialog.getInt(self, "Resume run", f"{row.run_id} has completed its {row.max_steps:,} "
+                                            "steps. Train on until step:", row.max_steps * 2, row.max_steps + 1,
+                                            2**31 - 1, 100)
+            if not ok:
+                return
+            max_steps = total
+        self.resume_run(row.run_id, max_steps)
+
+    def open_branch_dialog(self) -> Any:
+        """Choose a checkpoint of the selected run and branch from it. Returns the dialog."""
+        from gpt_studio.engine.checkpoint import list_checkpoints
+        from gpt_studio.ui.widgets.run_controls import BranchDialog
+
+        selected = self.runs.selected()
+        if len(selected) != 1:
+            return None
+        run = self._run_dir(selected[0])
+        steps = [c.step for c in list_checkpoints(run.checkpoints_dir)]
+        losses = {e.step: e.val_loss for e in run_history(run) if e.kind == "eval"}
+        info = self._run_info(run.run_id)
+        total = int(info.get("max_steps") or info.get("train", {}).get("max_steps") or 1)
+        dialog = BranchDialog(run.run_id, steps, losses, total, self)
+        dialog.accepted.connect(lambda: self.branch_run(run.run_id, dialog.chosen_step(), dialog.total_steps()))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    # ------------------------------------------------------------------------------ past runs, follow
+
+    def _on_runs_selected(self, run_ids: list[str]) -> None:
+        row = self.runs.row(run_ids[0]) if len(run_ids) == 1 else None
+        ok = row is not None and row.has_checkpoint and row.status != "running"
+        self.controls.set_selected_run(ok)
+
+    def open_run(self, run_id: str) -> None:
+        """Show a past run's curves (overlaid instead while a run trains, so the live curve stays)."""
+        if self.job is not None:
+            overlay_run(self.monitor, self._run_dir(run_id))
+            return
+        self._stop_following()
+        self.monitor.clear_overlays()
+        run = self._run_dir(run_id)
+        self.run_id = run_id
+        begin_monitor(self.monitor, run)
+        self.monitor.add_events(run_history(run))
+        self.controls.status.setText(f"Showing {run_id} ({self._run_info(run_id).get('status', '?')}).")
+
+    def compare_runs(self, run_ids: list[str]) -> None:
+        """Overlay several runs on one plot: the first as the main curve (unless a run trains), the rest faint."""
+        if not run_ids:
+            return
+        rest = run_ids
+        if self.job is None:
+            self.open_run(run_ids[0])
+            rest = run_ids[1:]
+        for run_id in rest:
+            overlay_run(self.monitor, self._run_dir(run_id))
+
+    def attach_run(self, run_id: str) -> None:
+        """Follow a run another process trains: load what is there, then poll for more."""
+        try:
+            from gpt_studio.workers.follow import MetricsFollower
+        except ImportError:
+            show_error(self, "Following runs is not available in this build.")
+            return
+        self.open_run(run_id)
+        run = self._run_dir(run_id)
+        self.follower = follower = MetricsFollower(run.root)
+        follower.load_all()  # already shown by open_run; following goes on from the end
+        for signal, slot in zip(JOB_SIGNALS, MONITOR_SLOTS):
+            getattr(follower, signal).connect(getattr(self.monitor, slot))
+        follower.reset.connect(lambda: begin_monitor(self.monitor, run))
+        follower.ended.connect(self._on_follow_ended)
+        follower.start()
+        self.controls.status.setText(f"Following {run_id} live (it trains outside this window).")
+
+    def _on_follow_ended(self, summary: dict[str, Any]) -> None:
+        self.controls.status.setText(f"The followed run ended: {_summary_text(summary)}")
+        self.runs.refresh()
+
+    def _stop_following(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower.deleteLater()
+            self.follower = None
+
+    # ----------------------------------------------------------------------------------------- helpers
+
+    def _run_dir(self, run_id: str) -> RunDir:
+        return RunDir(self.project.runs_dir / run_id)
+
+    def _run_info(self, run_id: str) -> dict[str, Any]:
+        try:
+            return self._run_dir(run_id).read()
+        except (StudioError, OSError, ValueError):
+            return {}
+
+
+def _summary_text(summary: dict[str, Any] | None) -> str:
+    """One line about how a run ended."""
+    if not summary:
+        return "The run did not start or failed; see the message."
+    reason = {"completed": "Completed", "stopped": "Stopped", "error": "Ended with an error"}.get(
+        summary.get("reason", ""), "Ended")
+    text = f"{reason} at step {summary.get('steps', 0):,}"
+    if summary.get("final_val_loss") is not None:
+        text += f": val loss {summary['final_val_loss']:.4f}"
+    if summary.get("best_val_loss") is not None:
+        text += f" (best {summary['best_val_loss']:.4f})"
+    if summary.get("error"):
+        text += f". {summary['error']}"
+    return text + "."

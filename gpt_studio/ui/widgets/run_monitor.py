@@ -1,0 +1,519 @@
+"""The live training monitor: loss curves that explain themselves, secondary plots, status, log and samples.
+
+Slots (``add_steps``, ``add_eval``, …) only append to numpy buffers; a GUI-thread timer redraws with
+``setData`` when something changed, and only the plots that are visible. This keeps the event loop free
+while a run trains on a QThread (see NOTES-qt: redrawing in the slot slowed training up to 10×).
+
+The loss plot shows the raw train loss faintly under a debiased EMA (Adam-style m_t / (1 − β^t), so the
+smoothed line starts at the first loss instead of creeping up from 0), validation loss as points, a dashed
+"uniform guess" line at ln(vocabulary size) (the loss of a model that knows nothing), red dots on loss
+spikes and labelled vertical markers for mid-flight corrections and errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QFontDatabase, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gpt_studio.engine.trainer_config import (
+    CheckpointEvent,
+    CorrectionEvent,
+    ErrorEvent,
+    EvalEvent,
+    Event,
+    SampleEvent,
+    StepEvent,
+)
+from gpt_studio.ui.widgets import monitor_data as md
+from gpt_studio.ui.widgets import monitor_plots as mp
+from gpt_studio.ui.widgets.monitor_status import RunInfo, StatusStrip, format_count, format_duration
+
+REDRAW_MS = 80  # the shortest interval between redraws (12/s): smooth to the eye
+MAX_REDRAW_MS = 1000  # the longest, however costly a redraw gets
+GUI_BUDGET = 0.08  # share of one core that drawing may take while data stream in (see _on_timer)
+DEFAULT_BETA = 0.9
+MAX_SPIKE_DOTS = 2000
+MAX_SAMPLES = 20
+LOG_STEP_EVERY_S = 2.0
+TABS = (("perplexity", "perplexity (log scale)", True), ("bits per byte", "bits per byte", False),
+        ("learning rate", "learning rate", False), ("tokens/s", "tokens per second", False),
+        ("gradient norm", "gradient norm (before clipping)", False))
+
+
+class RunMonitor(QWidget):
+    """Live curves, status and log of one run, with faint overlays of others for comparison."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info = RunInfo()
+        self._steps, self._evals = md.Table(len(md.STEP_COLUMNS)), md.Table(len(md.EVAL_COLUMNS))
+        self._smoother, self._spikes = md.Smoother(DEFAULT_BETA), md.SpikeDetector()
+        self._wall_offset, self._last_elapsed = 0.0, 0.0
+        self._markers: list[mp.Marker] = []
+        self._overlays: dict[str, mp.Overlay] = {}
+        self._samples: deque[SampleEvent] = deque(maxlen=MAX_SAMPLES)
+        self._log_lines: list[str] = []
+        self._last_step_log = -math.inf
+        self._last_checkpoint: int | None = None
+        self._dirty = self._samples_dirty = False
+        self._axes_changed = True
+        self._stale_tabs: set[int] = set(range(len(TABS)))
+        self._cycle_start: tuple[float, float] | None = None  # (wall, GUI thread CPU) when the last redraw began
+        self._build()
+        self._apply_palette()
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_timer)
+        self._timer.start()
+
+    # ------------------------------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.x_mode = QComboBox()
+        self.x_mode.addItems(md.X_MODES)
+        self.x_mode.setToolTip("What the x axis counts: optimizer steps, training tokens or wall time")
+        self.x_mode.currentTextChanged.connect(self._on_axes_changed)
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 999)
+        self.smoothing.setValue(round(DEFAULT_BETA * 1000))
+        self.smoothing.setMaximumWidth(160)
+        self.smoothing.setToolTip("EMA weight β of the smoothed train loss (0 = raw); bias-corrected like Adam")
+        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self._smoothing_label = QLabel(f"{DEFAULT_BETA:.3f}")
+        self.readout = QLabel("")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar = QHBoxLayout()
+        for widget in (QLabel("x axis"), self.x_mode, QLabel("smoothing"), self.smoothing, self._smoothing_label):
+            bar.addWidget(widget)
+        bar.addSpacing(12)
+        bar.addWidget(self.readout, 1)
+        self.loss_plot = mp.make_plot("loss (nats per token)")
+        self.loss_plot.getPlotItem().addLegend(offset=(-10, 10))
+        self.loss_plot.getPlotItem().setLabel("bottom", md.X_MODES[0])
+        self._build_loss_items()
+        self.tabs = QTabWidget()
+        self.tab_plots: list[pg.PlotWidget] = []
+        for title, y_label, log_y in TABS:
+            widget = mp.make_plot(y_label, log_y=log_y)
+            self.tab_plots.append(widget)
+            self.tabs.addTab(widget, title)
+        self._build_tab_items()
+        self._followers = [mp.ViewFollower(w, log_y=log_y) for w, (_, _, log_y) in
+                           zip((self.loss_plot, *self.tab_plots), ((None, None, False), *TABS))]
+        self.tabs.currentChanged.connect(lambda _index: self.redraw(force=True))
+        self.samples_view, self.log_view = QPlainTextEdit(), QPlainTextEdit()
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        for view in (self.samples_view, self.log_view):
+            view.setReadOnly(True)
+            view.setFont(fixed)
+        self.log_view.setMaximumBlockCount(5000)
+        self.samples_view.setPlaceholderText("Generated text appears here at each evaluation (GPT models).")
+        self.log_view.setPlaceholderText("Evaluations, checkpoints, corrections and errors are logged here.")
+        side = QTabWidget()
+        side.addTab(self.samples_view, "samples")
+        side.addTab(self.log_view, "log")
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.tabs)
+        bottom.addWidget(side)
+        bottom.setSizes([600, 400])
+        self.plots_area = QSplitter(Qt.Orientation.Vertical)
+        self.plots_area.addWidget(self.loss_plot)
+        self.plots_area.addWidget(bottom)
+        self.plots_area.setSizes([600, 350])
+        self.status = StatusStrip()
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.plots_area, 1)
+        layout.addWidget(self.status)
+        self._proxies = [pg.SignalProxy(w.scene().sigMouseMoved, rateLimit=30,
+                                        slot=lambda args, w=w: self._on_mouse_moved(w, args[0]))
+                         for w in (self.loss_plot, *self.tab_plots)]
+
+    def _build_loss_items(self) -> None:
+        plot = self.loss_plot
+        self._raw = mp.make_curve(plot, QColor(), width=1)
+        self._ema = mp.make_curve(plot, QColor(), width=2, name="train (smoothed)")
+        self._val = mp.make_curve(plot, mp.VAL_COLOR, symbol="o", name="validation")
+        self._spike_dots = mp.make_dots(plot, mp.SPIKE_COLOR, name="loss spike")
+        self._uniform = mp.reference_line(plot, QColor())
+        self._uniform.hide()
+        self._crosshairs = [self._crosshair(plot)]
+
+    def _build_tab_items(self) -> None:
+        ppl, bpb, lr, tps, norm = self.tab_plots
+        self._tab_curves: list[list[pg.PlotDataItem]] = [
+            [mp.make_curve(ppl, QColor(), name="train (smoothed)"), mp.make_curve(ppl, mp.VAL_COLOR, symbol="o",
+                                                                                  name="validation")],
+            [mp.make_curve(bpb, QColor(), name="train (smoothed)"), mp.make_curve(bpb, mp.VAL_COLOR, symbol="o",
+                                                                                  name="validation")],
+            [mp.make_curve(lr, QColor())], [mp.make_curve(tps, QColor(), width=1)], [mp.make_curve(norm, QColor(),
+                                                                                                   width=1)]]
+        for widget in (ppl, bpb):
+            widget.getPlotItem().addLegend(offset=(-10, 10))
+            for curve in widget.getPlotItem().listDataItems():
+                widget.getPlotItem().legend.addItem(curve, curve.name())
+        self._crosshairs += [self._crosshair(w) for w in self.tab_plots]
+
+    @staticmethod
+    def _crosshair(widget: pg.PlotWidget) -> pg.InfiniteLine:
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DotLine))
+        widget.getPlotItem().addItem(line, ignoreBounds=True)
+        line.hide()
+        return line
+
+    def _apply_palette(self) -> None:
+        """Colours from the palette (light or dark), re-applied when the palette changes."""
+        palette = self.palette()
+        accent, muted = palette.color(QPalette.ColorRole.Highlight), palette.color(QPalette.ColorRole.PlaceholderText)
+        for widget in (self.loss_plot, *self.tab_plots):
+            mp.style_plot(widget, palette)
+            legend = widget.getPlotItem().legend
+            if legend is not None:
+                legend.setLabelTextColor(palette.color(QPalette.ColorRole.Text))
+        self._raw.setPen(pg.mkPen(mp.faint(accent), width=1))
+        self._ema.setPen(pg.mkPen(accent, width=2))
+        self._uniform.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
+        self._uniform.label.setColor(muted)
+        for curves in self._tab_curves:
+            curves[0].setPen(pg.mkPen(accent, width=1.5))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """Follow light/dark switches."""
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
+
+    # ----------------------------------------------------------------------------------------- the run
+    def begin_run(self, run_id: str, vocab_size: int, tokens_per_step: int | None = None,
+                  max_steps: int | None = None, params: int | None = None, peak_flops: float | None = None) -> None:
+        """Clear this run's curves, markers, log and samples (overlays stay) and set the reference line."""
+        self.info = RunInfo(run_id, vocab_size, tokens_per_step, max_steps, params, peak_flops)
+        self._steps.truncate(0)
+        self._evals.truncate(0)
+        self._reset_derived()
+        self._wall_offset, self._last_elapsed = 0.0, 0.0
+        for marker in self._markers:
+            self.loss_plot.getPlotItem().removeItem(marker.line)
+        self._markers.clear()
+        self._samples.clear()
+        self._samples_dirty = True
+        self._last_checkpoint, self._last_step_log = None, -math.inf
+        self.log_view.clear()
+        self.status.clear()
+        self._log_lines = [f"run {run_id}" + (f": {max_steps:,} steps" if max_steps else "")]
+        if vocab_size > 1:
+            self._uniform.setPos(math.log(vocab_size))
+            self._uniform.show()  # before setFormat: a hidden label ignores new text
+            self._uniform.label.setFormat(f"uniform guess: ln {vocab_size:,} = {math.log(vocab_size):.2f}")
+        self._mark_changed(axes=True)
+
+    def set_max_steps(self, max_steps: int | None) -> None:
+        """A resume may extend the run's total."""
+        self.info.max_steps = max_steps
+        self._mark_changed()
+
+    @Slot(object)
+    def add_steps(self, events: Sequence[StepEvent]) -> None:
+        """Append steps (no drawing here). A step at or before the last one means a resume: later rows go."""
+        if not events:
+            return
+        if self._steps.n and events[0].step <= self._steps.rows[-1, md.S_STEP]:
+            self._cut_after(events[0].step - 1)
+        rows, self._wall_offset, self._last_elapsed = md.step_rows(events, self._wall_offset, self._last_elapsed)
+        self._steps.append(rows)
+        self._mark_changed()
+
+    @Slot(object)
+    def add_eval(self, event: EvalEvent) -> None:
+        """Append an evaluation; logged."""
+        if self._evals.n and event.step <= self._evals.rows[-1, md.E_STEP]:
+            self._evals.truncate(int(np.searchsorted(self._evals.column(md.E_STEP), event.step)))
+        wall = self._wall_offset if event.step == 0 else float(md.step_to_x([event.step], self._steps, "wall time")[0])
+        self._evals.append(md.eval_row(event, wall))
+        bpb = f", {event.val_bits_per_byte:.3f} bits/byte" if event.val_bits_per_byte is not None else ""
+        self._log(f"step {event.step:,}: val loss {event.val_loss:.4f}, perplexity {event.val_perplexity:.2f}{bpb}")
+
+    @Slot(object)
+    def add_sample(self, event: SampleEvent) -> None:
+        """Keep the newest samples (shown newest first)."""
+        self._samples.append(event)
+        self._samples_dirty = True
+        self._mark_changed()
+
+    @Slot(object)
+    def add_checkpoint(self, event: CheckpointEvent) -> None:
+        """Log a checkpoint and show it in the status strip."""
+        self._last_checkpoint = event.step
+        self._log(f"step {event.step:,}: checkpoint {event.path}")
+
+    @Slot(object)
+    def add_correction(self, event: CorrectionEvent) -> None:
+        """A labelled dashed vertical marker where a mid-flight change took effect."""
+        text = mp.correction_text(event.changes)
+        self._add_marker(event.step, text, self.palette().color(QPalette.ColorRole.Text), dashed=True)
+        self._log(f"step {event.step:,}: correction {text}")
+
+    @Slot(object)
+    def add_error(self, event: ErrorEvent) -> None:
+        """A red marker where the run stopped on an error, and the message in the log."""
+        self._add_marker(event.step, {"nan": "loss not finite", "oom": "out of memory"}.get(event.reason, "error"),
+                         mp.SPIKE_COLOR, dashed=False)
+        self._log(f"step {event.step:,}: ERROR {event.message}")
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        """Dispatch a mixed list (e.g. ``MetricsFollower.load_all()``) to the add_* slots, steps in batches."""
+        batch: list[StepEvent] = []
+        handlers = {"eval": self.add_eval, "sample": self.add_sample, "checkpoint": self.add_checkpoint,
+                    "correction": self.add_correction, "error": self.add_error}
+        for event in events:
+            if event.kind == "step":
+                batch.append(event)  # type: ignore[arg-type]
+                continue
+            self.add_steps(batch)
+            batch = []
+            if event.kind in handlers:
+                handlers[event.kind](event)
+            elif event.kind == "end":
+                self._log(f"step {event.step:,}: run ended ({event.reason})")  # type: ignore[union-attr]
+        self.add_steps(batch)
+
+    def log_message(self, text: str) -> None:
+        """Add a line to the log (the pane's own notes: started, paused, resumed…)."""
+        self._log(text)
+
+    # ------------------------------------------------------------------------------------------ overlays
+    def overlay_run(self, run_id: str, steps: Sequence[StepEvent], evals: Sequence[EvalEvent]) -> None:
+        """Draw another run faintly in its own colour (replacing an earlier overlay of the same run)."""
+        if run_id in self._overlays:
+            self._overlays.pop(run_id).remove_from(self.loss_plot)
+        color = QColor(mp.OVERLAY_COLORS[len(self._overlays) % len(mp.OVERLAY_COLORS)])
+        overlay = mp.Overlay(run_id, color)
+        overlay.steps.append(md.step_rows(list(steps), 0.0, 0.0)[0])
+        for event in evals:
+            wall = float(md.step_to_x([event.step], overlay.steps, "wall time")[0])
+            overlay.evals.append(md.eval_row(event, wall))
+        overlay.train_curve = mp.make_curve(self.loss_plot, mp.faint(color, 170), width=1.5, name=run_id)
+        overlay.val_curve = mp.make_curve(self.loss_plot, mp.faint(color, 170), width=1, symbol="t", dashed=True)
+        self._overlays[run_id] = overlay
+        self._mark_changed(axes=True)
+
+    def clear_overlays(self) -> None:
+        """Remove every overlay."""
+        for overlay in self._overlays.values():
+            overlay.remove_from(self.loss_plot)
+        self._overlays.clear()
+        self._mark_changed()
+
+    # ------------------------------------------------------------------------------------------- export
+    def export_csv(self, path: str | Path) -> int:
+        """Write one row per step (val columns filled at evaluations); returns the number of rows."""
+        smoothed = self._smoother.update(self._steps.column(md.S_LOSS))
+        rows = md.csv_rows(self._steps, smoothed, self._evals)
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(md.CSV_HEADER)
+            writer.writerows(rows)
+        return len(rows)
+
+    def export_png(self, path: str | Path) -> bool:
+        """Save the plots as they are now (loss plot and the visible tab) as a PNG; True on success."""
+        self.redraw(force=True)
+        return self.plots_area.grab().save(str(path), "PNG")
+
+    # ------------------------------------------------------------------------------------------- drawing
+    @property
+    def step_count(self) -> int:
+        """Steps held in the buffer."""
+        return self._steps.n
+
+    def buffer(self, column: str) -> np.ndarray:
+        """A copy of one step column (``step``, ``loss``, ``lr``, …) as buffered, for tests and exports."""
+        return self._steps.column(md.STEP_COLUMNS.index(column)).copy()
+
+    def _on_timer(self) -> None:
+        """Redraw when something changed, no more often than the drawing budget allows.
+
+        Why a budget: a live pyqtgraph update (setData, then the paint of the plot and its axes) costs the
+        GUI thread ≈10–20 ms; at 12/s that is a fifth of a core, and on a 2-core machine it comes straight
+        out of training (CPU and the GIL: measured 30% fewer tokens/s, docs/BENCHMARKS.md). So the next
+        redraw waits until the GUI thread's CPU time since the last one began (that redraw, its paint and
+        whatever else the GUI did) is at most GUI_BUDGET of the elapsed time.
+        """
+        if not self._dirty or not self.isVisible():
+            return
+        now, cpu = time.monotonic(), time.thread_time()
+        if self._cycle_start is not None:
+            started, cpu_start = self._cycle_start
+            wait = min(max((cpu - cpu_start) / GUI_BUDGET, REDRAW_MS / 1000), MAX_REDRAW_MS / 1000)
+            if now - started < wait:
+                return
+        self._cycle_start = (now, cpu)
+        self.redraw()
+
+    def redraw(self, force: bool = False) -> None:
+        """Push buffered data to the visible plots with setData (the timer calls this when data changed)."""
+        if not (self._dirty or force):
+            return
+        self._dirty = False
+        col = md.x_column(self.x_mode.currentText())
+        x, loss = self._steps.column(col), self._steps.column(md.S_LOSS)
+        ema = self._smoother.update(loss)
+        self._raw.setData(x, loss)
+        self._ema.setData(x, ema)
+        spikes = np.asarray(self._spikes.update(loss)[-MAX_SPIKE_DOTS:], dtype=np.int64)
+        self._spike_dots.setData(x[spikes], loss[spikes])
+        ex, val = self._evals.column(col), self._evals.column(md.E_LOSS)
+        self._val.setData(ex, val)
+        if self._axes_changed:
+            self._redraw_overlays(col)
+            for marker in self._markers:
+                marker.line.setPos(float(md.step_to_x([marker.step], self._steps, self.x_mode.currentText())[0]))
+            self._axes_changed = False
+        others = [c.getData() for o in self._overlays.values() for c in (o.train_curve, o.val_curve)]
+        reference = [np.array([self._uniform.value()])] if self._uniform.isVisible() else []
+        self._followers[0].fit([x, ex, *(d[0] for d in others)], [loss, val, *(d[1] for d in others), *reference])
+        self._stale_tabs = set(range(len(TABS)))
+        self._refresh_tab(self.tabs.currentIndex(), x, ema)
+        self._redraw_text()
+
+    def _refresh_tab(self, index: int, x: np.ndarray, ema: np.ndarray) -> None:
+        """Only the visible secondary plot is drawn; the others when their tab is shown."""
+        if index not in self._stale_tabs:
+            return
+        self._stale_tabs.discard(index)
+        curves, ex = self._tab_curves[index], self._evals.column(md.x_column(self.x_mode.currentText()))
+        self._fill_tab(index, curves, x, ex, ema)
+        data = [c.getData() for c in curves]
+        self._followers[index + 1].fit([d[0] for d in data], [d[1] for d in data])
+
+    def _fill_tab(self, index: int, curves: list[pg.PlotDataItem], x: np.ndarray, ex: np.ndarray,
+                  ema: np.ndarray) -> None:
+        if index == 0:
+            curves[0].setData(x, np.exp(np.minimum(ema, 50.0)))
+            curves[1].setData(ex, self._evals.column(md.E_PPL))
+        elif index == 1:
+            bpb = self._evals.column(md.E_BPB)
+            known = np.isfinite(bpb) & (self._evals.column(md.E_LOSS) > 0)
+            factor = float(bpb[known][-1] / self._evals.column(md.E_LOSS)[known][-1]) if known.any() else math.nan
+            curves[0].setData(x if known.any() else [], ema * factor if known.any() else [])
+            curves[1].setData(ex[known], bpb[known])
+        else:
+            curves[0].setData(x, self._steps.column({2: md.S_LR, 3: md.S_TPS, 4: md.S_GRAD}[index]))
+
+    def _redraw_overlays(self, col: int) -> None:
+        for overlay in self._overlays.values():
+            smooth = md.Smoother(self._smoother.beta).update(overlay.steps.column(md.S_LOSS))
+            overlay.train_curve.setData(overlay.steps.column(col), smooth)
+            overlay.val_curve.setData(overlay.evals.column(col), overlay.evals.column(md.E_LOSS))
+
+    def _redraw_text(self) -> None:
+        self.status.update_from(self._steps, self.info)
+        if self._last_checkpoint is not None:
+            self.status.set_checkpoint(self._last_checkpoint)
+        if self._steps.n and self._last_step_log + LOG_STEP_EVERY_S <= self._steps.rows[-1, md.S_WALL]:
+            self._last_step_log = self._steps.rows[-1, md.S_WALL]
+            self._log_lines.append(self._step_line(self._steps.n - 1))
+        if self._log_lines:
+            self.log_view.appendPlainText("\n".join(self._log_lines))
+            self._log_lines = []
+        if self._samples_dirty:
+            self._samples_dirty = False
+            self.samples_view.setPlainText("\n\n".join(f"— step {s.step:,} —\n{s.text}"
+                                                        for s in reversed(self._samples)))
+
+    def _step_line(self, i: int) -> str:
+        r = self._steps.rows[i]
+        total = f"/{self.info.max_steps:,}" if self.info.max_steps else ""
+        return (f"step {int(r[md.S_STEP]):,}{total}: loss {r[md.S_LOSS]:.4f}, lr {r[md.S_LR]:.2e}, "
+                f"{format_count(r[md.S_TPS])} tokens/s")
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _mark_changed(self, axes: bool = False) -> None:
+        self._dirty = True
+        self._axes_changed = self._axes_changed or axes
+
+    def _log(self, line: str) -> None:
+        self._log_lines.append(line)
+        self._mark_changed()
+
+    def _reset_derived(self) -> None:
+        self._smoother.reset()
+        self._spikes.reset()
+
+    def _cut_after(self, step: int) -> None:
+        """Drop rows after ``step`` (a resume from an earlier checkpoint); the clock continues from there."""
+        keep = int(np.searchsorted(self._steps.column(md.S_STEP), step, side="right"))
+        self._steps.truncate(keep)
+        self._evals.truncate(int(np.searchsorted(self._evals.column(md.E_STEP), step, side="right")))
+        self._wall_offset = float(self._steps.rows[-1, md.S_WALL]) if keep else 0.0
+        self._last_elapsed = 0.0
+        self._reset_derived()
+        self._mark_changed(axes=True)
+
+    def _add_marker(self, step: int, text: str, color: QColor, dashed: bool) -> None:
+        line = mp.make_marker(self.loss_plot, text, color, dashed=dashed)
+        line.setPos(float(md.step_to_x([step], self._steps, self.x_mode.currentText())[0]))
+        self._markers.append(mp.Marker(step, line))
+
+    def _on_axes_changed(self, _mode: str) -> None:
+        self._mark_changed(axes=True)
+        for follower in self._followers:
+            follower.following = True
+        self.loss_plot.getPlotItem().setLabel("bottom", _mode)
+        self.redraw()
+
+    def _on_smoothing_changed(self, value: int) -> None:
+        beta = value / 1000
+        self._smoothing_label.setText(f"{beta:.3f}")
+        self._smoother.reset(beta)
+        self._mark_changed(axes=True)  # overlays are smoothed with the same β
+
+    def _on_mouse_moved(self, widget: pg.PlotWidget, pos: Any) -> None:
+        """Crosshair: a vertical line on every plot and a readout of the values under the mouse."""
+        box = widget.getPlotItem().vb
+        if not box.sceneBoundingRect().contains(pos) or self._steps.n == 0:
+            return
+        x = box.mapSceneToView(pos).x()
+        for line in self._crosshairs:
+            line.setPos(x)
+            line.show()
+        self.readout.setText(self._readout_at(x))
+
+    def _readout_at(self, x: float) -> str:
+        mode = self.x_mode.currentText()
+        xs = self._steps.column(md.x_column(mode))
+        i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+        if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+            i -= 1
+        r = self._steps.rows[i]
+        ema = self._smoother.values.column(0)
+        smooth = f" (smoothed {ema[i]:.4f})" if i < len(ema) else ""
+        text = (f"step {int(r[md.S_STEP]):,} · {format_count(r[md.S_TOKENS])} tokens · "
+                f"{format_duration(r[md.S_WALL])} · "
+                f"loss {r[md.S_LOSS]:.4f}{smooth} · lr {r[md.S_LR]:.2e} · grad norm {r[md.S_GRAD]:.3f} · "
+                f"{format_count(r[md.S_TPS])} tokens/s")
+        if self._evals.n:
+            ex = self._evals.column(md.x_column(mode))
+            j = int(np.argmin(np.abs(ex - x)))
+            text += f" · val {self._evals.rows[j, md.E_LOSS]:.4f} @ step {int(self._evals.rows[j, md.E_STEP]):,}"
+        return text

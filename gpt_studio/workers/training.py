@@ -1,0 +1,290 @@
+"""A pretraining run on a QThread: the trainer's events become queued Qt signals, steps coalesced.
+
+Wiring as in :mod:`gpt_studio.workers.job` (superqt's ``qthreading``): the job is created without a parent,
+moved to its own QThread and started by ``started → run``; ``finished`` quits the thread directly. Pause,
+resume, stop and corrections go through the engine's :class:`TrainControl`, which the loop honours at step
+boundaries, so nothing is ever killed mid-step and a stopped run always ends with a checkpoint.
+
+Why steps are coalesced: a queued signal per step (hundreds per second on small models) keeps the GUI
+thread busy and, through the GIL, slows training itself (NOTES-qt: up to 10×). ``steps_logged`` therefore
+carries a list of every step since the previous emit, at most every 50 ms; any other event, a pause and
+the end flush the list first, so the order of signals is the order of events and no step is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from gpt_studio.engine.errors import StudioError
+from gpt_studio.engine.project import Project
+from gpt_studio.engine.trainer import TrainControl
+from gpt_studio.engine.trainer_config import Event, StepEvent
+from gpt_studio.workers import job as _jobs
+
+STEP_EMIT_INTERVAL_S = 0.05  # at most ~20 steps_logged per second
+TRAINING_NICE = 5  # Linux nice of the training thread: the GUI thread wins the CPU when it wakes up
+
+
+def lower_thread_priority(nice: int = TRAINING_NICE) -> None:
+    """Make the calling thread (and the OpenMP threads torch starts from it later) yield to the GUI thread.
+
+    Why: with torch using every core, the GUI thread waits for a core whenever it wakes; a redraw then
+    takes 2-3× its CPU time and event-loop lateness reached p99 30-60 ms (docs/BENCHMARKS.md, issue 5).
+    On Linux a thread has its own nice value and threads inherit it, and libgomp gives each thread that
+    starts a parallel region its own worker pool, so only training is lowered, never the GUI. Elsewhere
+    the QThread's LowPriority does the same job; a failure here only costs responsiveness.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
+    except OSError:
+        pass
+
+
+class StepBatcher:
+    """Collects step events and hands them on as one list at most every ``interval_s`` (no step is dropped)."""
+
+    def __init__(self, emit: Callable[[list[StepEvent]], None], interval_s: float = STEP_EMIT_INTERVAL_S) -> None:
+        self._emit = emit
+        self._interval = interval_s
+        self._pending: list[StepEvent] = []
+        self._last = -float("inf")
+
+    def add(self, event: StepEvent) -> None:
+        """Queue a step; emit the queue when the interval has passed since the last emit."""
+        self._pending.append(event)
+        if time.monotonic() - self._last >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Emit whatever is queued now (before another kind of event, a pause or the end)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._last = time.monotonic()
+            self._emit(pending)
+
+
+class _SignallingControl(TrainControl):
+    """A TrainControl that reports when the loop really holds for a pause and when it goes on."""
+
+    def __init__(self, on_hold: Callable[[], None], on_release: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_hold, self._on_release = on_hold, on_release
+
+    def wait_if_paused(self) -> None:
+        """Called by the loop on the worker thread at a step boundary."""
+        self._on_hold()
+        try:
+            super().wait_if_paused()
+        finally:
+            self._on_release()
+
+
+class _TrainingWorker(QObject):
+    """Runs on the job's QThread: creates or finds the run, trains, and emits the events as signals."""
+
+    run_started = Signal(str)
+    steps_logged = Signal(object)
+    eval_logged = Signal(object)
+    sample_logged = Signal(object)
+    checkpoint_saved = Signal(object)
+    correction_applied = Signal(object)
+    paused_changed = Signal(bool)
+    error_raised = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(object)
+
+    def __init__(self, project: Project, request: dict[str, Any]) -> None:
+        super().__init__()
+        self._project, self._request = project, request
+        self.control = _SignallingControl(self._on_hold, self._on_release)
+        self._batcher = StepBatcher(self.steps_logged.emit)
+        self._end_summary: dict[str, Any] | None = None
+        self._error_seen = False
+
+    @Slot()
+    def run(self) -> None:
+        """The thread's body: exactly one ``finished`` at the end, whatever happens."""
+        summary: dict[str, Any] | None = None
+        lower_thread_priority()
+        try:
+            summary = self._train()
+        except StudioError as exc:
+            summary = self._end_summary
+            if not self._error_seen:  # NaN / OOM were already told by error_raised
+                self.failed.emit(str(exc), "")
+        except MemoryError:
+            self.failed.emit("Out of memory while training; try a smaller batch or model.", traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
+            self.failed.emit(f"Training failed: {exc}", traceback.format_exc())
+        finally:
+            self._batcher.flush()
+            self.finished.emit(summary)
+
+    def _train(self) -> dict[str, Any]:
+        """Create (or find) the run folder first, so run_started comes before any training work."""
+        from gpt_studio.engine.pretrain import RESUME_KEYS, branch_run, new_run, pretrain
+        from gpt_studio.engine.runs import find_run
+
+        req = self._request
+        settings, max_steps = dict(req["settings"]), req["max_steps"]
+        if req["preset_name"] is not None:
+            run = new_run(self._project, req["preset_name"], settings, max_steps)
+            settings, max_steps = {}, None  # now in run.json; a fresh run resumed from no checkpoint starts at 0
+        else:
+            bad = set(settings) - RESUME_KEYS - {"max_steps"}
+            if bad:
+                raise StudioError(f"A resumed run keeps its configuration; only {', '.join(sorted(RESUME_KEYS))} "
+                                  f"may change (not {', '.join(sorted(bad))}). Branch or start a new run instead.")
+            if req["branch"] is not None:
+                run = branch_run(self._project, req["branch"][0], req["branch"][1])
+            else:
+                run = find_run(self._project, req["resume"])
+        self.run_started.emit(run.run_id)
+        return pretrain(self._project, resume=run.run_id, settings=settings or None, max_steps=max_steps,
+                        listeners=[self._on_event], control=self.control)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, StepEvent):
+            self._batcher.add(event)
+            return
+        self._batcher.flush()
+        signal = {"eval": self.eval_logged, "sample": self.sample_logged, "checkpoint": self.checkpoint_saved,
+                  "correction": self.correction_applied, "error": self.error_raised}.get(event.kind)
+        if event.kind == "error":
+            self._error_seen = True
+        elif event.kind == "end":
+            self._end_summary = event.summary  # type: ignore[union-attr]
+        if signal is not None:
+            signal.emit(event)
+
+    def _on_hold(self) -> None:
+        self._batcher.flush()
+        self.paused_changed.emit(True)
+
+    def _on_release(self) -> None:
+        self.paused_changed.emit(False)
+
+
+class TrainingJob(QObject):
+    """Starts, resumes or branches a pretraining run on its own thread and relays its events as signals.
+
+    Signals, in event order: ``run_started(run_id)`` once the run folder exists; then ``steps_logged(list)``,
+    ``eval_logged``, ``sample_logged``, ``checkpoint_saved``, ``correction_applied`` and ``paused_changed``
+    as they happen; ``error_raised(ErrorEvent)`` when the loss became NaN or memory ran out (the run has
+    ended with its last good checkpoint kept; no ``failed`` follows); ``failed(reason, details)`` for any
+    other exception (a :class:`StudioError` gives a reason a person can act on and empty details); and
+    always ``finished(summary)`` last: the run summary (``reason`` completed, stopped or error), or None
+    when it failed before ending.
+
+    The job object itself stays on the GUI thread; a parentless worker moved to the QThread emits, and its
+    signals are forwarded signal-to-signal (queued). So every slot, lambdas included, runs on the GUI
+    thread (PySide runs a lambda connected to a signal of an object living in a worker thread on that
+    worker thread).
+    """
+
+    run_started = Signal(str)
+    steps_logged = Signal(object)
+    eval_logged = Signal(object)
+    sample_logged = Signal(object)
+    checkpoint_saved = Signal(object)
+    correction_applied = Signal(object)
+    paused_changed = Signal(bool)
+    error_raised = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(object)
+
+    def __init__(self, project: Project, *, preset_name: str | None = None, settings: dict[str, Any] | None = None,
+                 resume: str | None = None, branch: tuple[str, int | None] | None = None,
+                 max_steps: int | None = None) -> None:
+        super().__init__()
+        if sum(x is not None for x in (preset_name, resume, branch)) != 1:
+            raise ValueError("give exactly one of preset_name (a new run), resume or branch")
+        self.what = "training"  # the main window names running jobs when asked to quit
+        self.run_id: str | None = None
+        self.is_running = False
+        request = {"preset_name": preset_name, "settings": dict(settings or {}), "resume": resume,
+                   "branch": branch, "max_steps": max_steps}
+        self._worker = _TrainingWorker(project, request)
+        self._thread = QThread()
+        self._thread.setObjectName("training")
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
+        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self._thread.deleteLater)
+        self._thread.finished.connect(self._forget)
+        self._worker.run_started.connect(self._on_run_started)
+        self._worker.finished.connect(self._on_finished)
+        for name in ("steps_logged", "eval_logged", "sample_logged", "checkpoint_saved", "correction_applied",
+                     "paused_changed", "error_raised", "failed"):
+            getattr(self._worker, name).connect(getattr(self, name))
+
+    # ------------------------------------------------------------------------------ called from the GUI
+    def start(self) -> TrainingJob:
+        """Start the thread; returns self."""
+        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
+        self.is_running = True
+        self._thread.start(QThread.Priority.LowPriority)
+        return self
+
+    def pause(self) -> None:
+        """Hold after the current step (``paused_changed(True)`` once it holds)."""
+        self._worker.control.pause()
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        self._worker.control.resume()
+
+    def stop(self) -> None:
+        """End after the current step with a checkpoint (also ends a pause)."""
+        self._worker.control.stop()
+
+    def cancel(self) -> None:
+        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
+        self.stop()
+
+    def correct(self, **changes: Any) -> None:
+        """Queue a mid-flight change (lr_scale, lr, schedule, min_lr, warmup_steps, grad_clip, eval_interval).
+
+        Raises ValueError at once for a setting that cannot change mid-flight; ``correction_applied``
+        follows when the loop has applied it.
+        """
+        self._worker.control.correct(**changes)
+
+    def wait(self, ms: int = 30_000) -> bool:
+        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
+        try:
+            return self._thread.wait(ms)
+        except RuntimeError:  # the QThread was already deleted: it has finished
+            return True
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether a pause is requested on a running job."""
+        return self.is_running and self._worker.control.paused
+
+    # ----------------------------------------------------------------------------- GUI-thread relays
+    @Slot(str)
+    def _on_run_started(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.run_started.emit(run_id)
+
+    @Slot(object)
+    def _on_finished(self, summary: dict[str, Any] | None) -> None:
+        self.is_running = False
+        self.finished.emit(summary)
+
+    @Slot()
+    def _forget(self) -> None:
+        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]
