@@ -99,7 +99,7 @@ class MetricsFollower(QObject):
     checkpoint_saved = Signal(object)
     correction_applied = Signal(object)
     error_raised = Signal(object)
-    ended = Signal(dict)
+    ended = Signal(object)  # the summary dict (object: no QVariantMap conversion of its values)
     reset = Signal()
 
     def __init__(self, run_dir: Path, interval_ms: int = 250, parent: QObject | None = None) -> None:

@@ -16,7 +16,19 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from gpt_studio.ui.widgets.monitor_data import S_STEP, S_TOKENS, S_TPS, S_WALL, Table
+from gpt_studio.ui.widgets.monitor_data import (
+    E_LOSS,
+    E_STEP,
+    S_GRAD,
+    S_LOSS,
+    S_LR,
+    S_STEP,
+    S_TOKENS,
+    S_TPS,
+    S_WALL,
+    Table,
+    x_column,
+)
 
 RECENT_ROWS = 50  # rows behind the "recent" throughput (ETA) and the median tokens/s
 MEMORY_EVERY_S = 1.0
@@ -149,3 +161,23 @@ class StatusStrip(QWidget):
         if text != self._memory_text:
             self._memory_text = text
             self.labels["memory"].setText(text)
+
+
+def readout_text(steps: Table, evals: Table, smoothed: np.ndarray, mode: str, x: float) -> str:
+    """The crosshair's line: the step nearest to ``x`` on the ``mode`` axis, and the nearest evaluation."""
+    xs = steps.column(x_column(mode))
+    i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+    if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+        i -= 1
+    r = steps.rows[i]
+    ema = smoothed
+    smooth = f" (smoothed {ema[i]:.4f})" if i < len(ema) else ""
+    text = (f"step {int(r[S_STEP]):,} · {format_count(r[S_TOKENS])} tokens · "
+            f"{format_duration(r[S_WALL])} · "
+            f"loss {r[S_LOSS]:.4f}{smooth} · lr {r[S_LR]:.2e} · grad norm {r[S_GRAD]:.3f} · "
+            f"{format_count(r[S_TPS])} tokens/s")
+    if evals.n:
+        ex = evals.column(x_column(mode))
+        j = int(np.argmin(np.abs(ex - x)))
+        text += f" · val {evals.rows[j, E_LOSS]:.4f} @ step {int(evals.rows[j, E_STEP]):,}"
+    return text

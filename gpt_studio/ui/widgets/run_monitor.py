@@ -22,17 +22,9 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QFontDatabase, QPalette
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QSlider,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -47,21 +39,18 @@ from gpt_studio.engine.trainer_config import (
 )
 from gpt_studio.ui.widgets import monitor_data as md
 from gpt_studio.ui.widgets import monitor_plots as mp
-from gpt_studio.ui.widgets.monitor_status import RunInfo, StatusStrip, format_count, format_duration
+from gpt_studio.ui.widgets.monitor_status import RunInfo, format_count, readout_text
+from gpt_studio.ui.widgets.monitor_view import DEFAULT_BETA, TABS, MonitorView
 
 REDRAW_MS = 80  # the shortest interval between redraws (12/s): smooth to the eye
 MAX_REDRAW_MS = 1000  # the longest, however costly a redraw gets
 GUI_BUDGET = 0.08  # share of one core that drawing may take while data stream in (see _on_timer)
-DEFAULT_BETA = 0.9
 MAX_SPIKE_DOTS = 2000
 MAX_SAMPLES = 20
 LOG_STEP_EVERY_S = 2.0
-TABS = (("perplexity", "perplexity (log scale)", True), ("bits per byte", "bits per byte", False),
-        ("learning rate", "learning rate", False), ("tokens/s", "tokens per second", False),
-        ("gradient norm", "gradient norm (before clipping)", False))
 
 
-class RunMonitor(QWidget):
+class RunMonitor(MonitorView):
     """Live curves, status and log of one run, with faint overlays of others for comparison."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -80,128 +69,12 @@ class RunMonitor(QWidget):
         self._axes_changed = True
         self._stale_tabs: set[int] = set(range(len(TABS)))
         self._cycle_start: tuple[float, float] | None = None  # (wall, GUI thread CPU) when the last redraw began
-        self._build()
-        self._apply_palette()
+        self._version = 0  # bumped whenever drawn points may change without their count changing
+        self._drawn: dict[int, tuple[Any, ...]] = {}  # id(item) → what it shows (see _set_if_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_timer)
         self._timer.start()
-
-    # ------------------------------------------------------------------------------------------ layout
-    def _build(self) -> None:
-        self.x_mode = QComboBox()
-        self.x_mode.addItems(md.X_MODES)
-        self.x_mode.setToolTip("What the x axis counts: optimizer steps, training tokens or wall time")
-        self.x_mode.currentTextChanged.connect(self._on_axes_changed)
-        self.smoothing = QSlider(Qt.Orientation.Horizontal)
-        self.smoothing.setRange(0, 999)
-        self.smoothing.setValue(round(DEFAULT_BETA * 1000))
-        self.smoothing.setMaximumWidth(160)
-        self.smoothing.setToolTip("EMA weight β of the smoothed train loss (0 = raw); bias-corrected like Adam")
-        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
-        self._smoothing_label = QLabel(f"{DEFAULT_BETA:.3f}")
-        self.readout = QLabel("")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bar = QHBoxLayout()
-        for widget in (QLabel("x axis"), self.x_mode, QLabel("smoothing"), self.smoothing, self._smoothing_label):
-            bar.addWidget(widget)
-        bar.addSpacing(12)
-        bar.addWidget(self.readout, 1)
-        self.loss_plot = mp.make_plot("loss (nats per token)")
-        self.loss_plot.getPlotItem().addLegend(offset=(-10, 10))
-        self.loss_plot.getPlotItem().setLabel("bottom", md.X_MODES[0])
-        self._build_loss_items()
-        self.tabs = QTabWidget()
-        self.tab_plots: list[pg.PlotWidget] = []
-        for title, y_label, log_y in TABS:
-            widget = mp.make_plot(y_label, log_y=log_y)
-            self.tab_plots.append(widget)
-            self.tabs.addTab(widget, title)
-        self._build_tab_items()
-        self._followers = [mp.ViewFollower(w, log_y=log_y) for w, (_, _, log_y) in
-                           zip((self.loss_plot, *self.tab_plots), ((None, None, False), *TABS))]
-        self.tabs.currentChanged.connect(lambda _index: self.redraw(force=True))
-        self.samples_view, self.log_view = QPlainTextEdit(), QPlainTextEdit()
-        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        for view in (self.samples_view, self.log_view):
-            view.setReadOnly(True)
-            view.setFont(fixed)
-        self.log_view.setMaximumBlockCount(5000)
-        self.samples_view.setPlaceholderText("Generated text appears here at each evaluation (GPT models).")
-        self.log_view.setPlaceholderText("Evaluations, checkpoints, corrections and errors are logged here.")
-        side = QTabWidget()
-        side.addTab(self.samples_view, "samples")
-        side.addTab(self.log_view, "log")
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.tabs)
-        bottom.addWidget(side)
-        bottom.setSizes([600, 400])
-        self.plots_area = QSplitter(Qt.Orientation.Vertical)
-        self.plots_area.addWidget(self.loss_plot)
-        self.plots_area.addWidget(bottom)
-        self.plots_area.setSizes([600, 350])
-        self.status = StatusStrip()
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.plots_area, 1)
-        layout.addWidget(self.status)
-        self._proxies = [pg.SignalProxy(w.scene().sigMouseMoved, rateLimit=30,
-                                        slot=lambda args, w=w: self._on_mouse_moved(w, args[0]))
-                         for w in (self.loss_plot, *self.tab_plots)]
-
-    def _build_loss_items(self) -> None:
-        plot = self.loss_plot
-        self._raw = mp.make_curve(plot, QColor(), width=1)
-        self._ema = mp.make_curve(plot, QColor(), width=2, name="train (smoothed)")
-        self._val = mp.make_curve(plot, mp.VAL_COLOR, symbol="o", name="validation")
-        self._spike_dots = mp.make_dots(plot, mp.SPIKE_COLOR, name="loss spike")
-        self._uniform = mp.reference_line(plot, QColor())
-        self._uniform.hide()
-        self._crosshairs = [self._crosshair(plot)]
-
-    def _build_tab_items(self) -> None:
-        ppl, bpb, lr, tps, norm = self.tab_plots
-        self._tab_curves: list[list[pg.PlotDataItem]] = [
-            [mp.make_curve(ppl, QColor(), name="train (smoothed)"), mp.make_curve(ppl, mp.VAL_COLOR, symbol="o",
-                                                                                  name="validation")],
-            [mp.make_curve(bpb, QColor(), name="train (smoothed)"), mp.make_curve(bpb, mp.VAL_COLOR, symbol="o",
-                                                                                  name="validation")],
-            [mp.make_curve(lr, QColor())], [mp.make_curve(tps, QColor(), width=1)], [mp.make_curve(norm, QColor(),
-                                                                                                   width=1)]]
-        for widget in (ppl, bpb):
-            widget.getPlotItem().addLegend(offset=(-10, 10))
-            for curve in widget.getPlotItem().listDataItems():
-                widget.getPlotItem().legend.addItem(curve, curve.name())
-        self._crosshairs += [self._crosshair(w) for w in self.tab_plots]
-
-    @staticmethod
-    def _crosshair(widget: pg.PlotWidget) -> pg.InfiniteLine:
-        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DotLine))
-        widget.getPlotItem().addItem(line, ignoreBounds=True)
-        line.hide()
-        return line
-
-    def _apply_palette(self) -> None:
-        """Colours from the palette (light or dark), re-applied when the palette changes."""
-        palette = self.palette()
-        accent, muted = palette.color(QPalette.ColorRole.Highlight), palette.color(QPalette.ColorRole.PlaceholderText)
-        for widget in (self.loss_plot, *self.tab_plots):
-            mp.style_plot(widget, palette)
-            legend = widget.getPlotItem().legend
-            if legend is not None:
-                legend.setLabelTextColor(palette.color(QPalette.ColorRole.Text))
-        self._raw.setPen(pg.mkPen(mp.faint(accent), width=1))
-        self._ema.setPen(pg.mkPen(accent, width=2))
-        self._uniform.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
-        self._uniform.label.setColor(muted)
-        for curves in self._tab_curves:
-            curves[0].setPen(pg.mkPen(accent, width=1.5))
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
-        """Follow light/dark switches."""
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
 
     # ----------------------------------------------------------------------------------------- the run
     def begin_run(self, run_id: str, vocab_size: int, tokens_per_step: int | None = None,
@@ -220,6 +93,7 @@ class RunMonitor(QWidget):
         self._last_checkpoint, self._last_step_log = None, -math.inf
         self.log_view.clear()
         self.status.clear()
+        self.readout.setText("Point at a curve to read its values.")
         self._log_lines = [f"run {run_id}" + (f": {max_steps:,} steps" if max_steps else "")]
         if vocab_size > 1:
             self._uniform.setPos(math.log(vocab_size))
@@ -248,6 +122,7 @@ class RunMonitor(QWidget):
         """Append an evaluation; logged."""
         if self._evals.n and event.step <= self._evals.rows[-1, md.E_STEP]:
             self._evals.truncate(int(np.searchsorted(self._evals.column(md.E_STEP), event.step)))
+            self._version += 1
         wall = self._wall_offset if event.step == 0 else float(md.step_to_x([event.step], self._steps, "wall time")[0])
         self._evals.append(md.eval_row(event, wall))
         bpb = f", {event.val_bits_per_byte:.3f} bits/byte" if event.val_bits_per_byte is not None else ""
@@ -381,9 +256,9 @@ class RunMonitor(QWidget):
         self._raw.setData(x, loss)
         self._ema.setData(x, ema)
         spikes = np.asarray(self._spikes.update(loss)[-MAX_SPIKE_DOTS:], dtype=np.int64)
-        self._spike_dots.setData(x[spikes], loss[spikes])
+        self._set_if_changed(self._spike_dots, (col, len(spikes)), x[spikes], loss[spikes])
         ex, val = self._evals.column(col), self._evals.column(md.E_LOSS)
-        self._val.setData(ex, val)
+        self._set_if_changed(self._val, (col, len(ex)), ex, val)
         if self._axes_changed:
             self._redraw_overlays(col)
             for marker in self._markers:
@@ -395,6 +270,13 @@ class RunMonitor(QWidget):
         self._stale_tabs = set(range(len(TABS)))
         self._refresh_tab(self.tabs.currentIndex(), x, ema)
         self._redraw_text()
+
+    def _set_if_changed(self, item: Any, key: tuple[Any, ...], x: np.ndarray, y: np.ndarray) -> None:
+        """Call setData only when ``key`` changed: points with symbols are rebuilt one by one (slow in pyqtgraph)."""
+        key = (self._version, *key)
+        if self._drawn.get(id(item)) != key:
+            self._drawn[id(item)] = key
+            item.setData(x, y)
 
     def _refresh_tab(self, index: int, x: np.ndarray, ema: np.ndarray) -> None:
         """Only the visible secondary plot is drawn; the others when their tab is shown."""
@@ -410,13 +292,13 @@ class RunMonitor(QWidget):
                   ema: np.ndarray) -> None:
         if index == 0:
             curves[0].setData(x, np.exp(np.minimum(ema, 50.0)))
-            curves[1].setData(ex, self._evals.column(md.E_PPL))
+            self._set_if_changed(curves[1], (ex.size,), ex, self._evals.column(md.E_PPL))
         elif index == 1:
             bpb = self._evals.column(md.E_BPB)
             known = np.isfinite(bpb) & (self._evals.column(md.E_LOSS) > 0)
             factor = float(bpb[known][-1] / self._evals.column(md.E_LOSS)[known][-1]) if known.any() else math.nan
             curves[0].setData(x if known.any() else [], ema * factor if known.any() else [])
-            curves[1].setData(ex[known], bpb[known])
+            self._set_if_changed(curves[1], (ex.size,), ex[known], bpb[known])
         else:
             curves[0].setData(x, self._steps.column({2: md.S_LR, 3: md.S_TPS, 4: md.S_GRAD}[index]))
 
@@ -450,7 +332,9 @@ class RunMonitor(QWidget):
     # ------------------------------------------------------------------------------------------ helpers
     def _mark_changed(self, axes: bool = False) -> None:
         self._dirty = True
-        self._axes_changed = self._axes_changed or axes
+        if axes:  # a new run, a cut, another x axis or β: every item may show other points
+            self._axes_changed = True
+            self._version += 1
 
     def _log(self, line: str) -> None:
         self._log_lines.append(line)
@@ -497,23 +381,5 @@ class RunMonitor(QWidget):
         for line in self._crosshairs:
             line.setPos(x)
             line.show()
-        self.readout.setText(self._readout_at(x))
-
-    def _readout_at(self, x: float) -> str:
-        mode = self.x_mode.currentText()
-        xs = self._steps.column(md.x_column(mode))
-        i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
-        if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
-            i -= 1
-        r = self._steps.rows[i]
-        ema = self._smoother.values.column(0)
-        smooth = f" (smoothed {ema[i]:.4f})" if i < len(ema) else ""
-        text = (f"step {int(r[md.S_STEP]):,} · {format_count(r[md.S_TOKENS])} tokens · "
-                f"{format_duration(r[md.S_WALL])} · "
-                f"loss {r[md.S_LOSS]:.4f}{smooth} · lr {r[md.S_LR]:.2e} · grad norm {r[md.S_GRAD]:.3f} · "
-                f"{format_count(r[md.S_TPS])} tokens/s")
-        if self._evals.n:
-            ex = self._evals.column(md.x_column(mode))
-            j = int(np.argmin(np.abs(ex - x)))
-            text += f" · val {self._evals.rows[j, md.E_LOSS]:.4f} @ step {int(self._evals.rows[j, md.E_STEP]):,}"
-        return text
+        self.readout.setText(readout_text(self._steps, self._evals, self._smoother.values.column(0),
+                                         self.x_mode.currentText(), x))
