@@ -214,3 +214,13 @@ def _dialog(pane: PretrainPane, name: str):
     dialogs = [d for d in pane.findChildren(pretrain_pane.QWidget) if type(d).__name__ == name and d.isVisible()]
     assert len(dialogs) == 1
     return dialogs[0]
+
+
+def test_the_preset_list_counts_parameters_at_the_projects_vocabulary(pane):
+    from gpt_studio.engine.model import preset
+    from gpt_studio.ui.widgets.run_form import format_count
+
+    vocab = pane.form.vocab_size
+    labels = [pane.form.preset.itemText(i) for i in range(pane.form.preset.count())]
+    expected = format_count(count_parameters(preset("tiny-gpt", vocab_size=vocab)))
+    assert f"tiny-gpt ({expected} parameters)" in labels

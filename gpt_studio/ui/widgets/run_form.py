@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gpt_studio.engine.model import PRESETS, ModelConfig, preset, preset_descriptions
+from gpt_studio.engine.model import PRESETS, ModelConfig, count_parameters, preset, preset_descriptions
 from gpt_studio.engine.trainer_config import PRECISIONS, SCHEDULES, TrainConfig
 
 ERROR_STYLE = "color: #d0342c;"
@@ -391,7 +391,7 @@ class RunForm(QWidget):
     def set_data(self, meta: dict[str, Any] | None) -> None:
         """Use the project's shards (``load_meta``): its vocabulary and how many tokens each split holds."""
         self.meta = meta
-        self._load_preset()
+        self._load_family(max(self.family.currentIndex(), 0))
 
     @property
     def vocab_size(self) -> int | None:
@@ -405,11 +405,16 @@ class RunForm(QWidget):
         self.family_note.setText(FAMILIES[max(index, 0)][2].split("\n")[0])
         self.preset.blockSignals(True)
         self.preset.clear()
+        selected = self.preset.currentData()
         for name, fn in PRESETS.items():
             if fn().causal == self._causal():
                 info = self._infos[name]
-                self.preset.addItem(f"{name} ({format_count(info.parameters)} parameters)", name)
+                # the count at the project's vocabulary, so it matches the planner beside it
+                params = count_parameters(fn(vocab_size=self.vocab_size)) if self.vocab_size else info.parameters
+                self.preset.addItem(f"{name} ({format_count(params)} parameters)", name)
                 self.preset.setItemData(self.preset.count() - 1, info.line, Qt.ItemDataRole.ToolTipRole)
+        if selected is not None and self.preset.findData(selected) >= 0:
+            self.preset.setCurrentIndex(self.preset.findData(selected))
         self.preset.blockSignals(False)
         self._load_preset()
 
