@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_pretrain.py            # full run (~10 minutes on 2 quiet cores)
+    .venv/bin/python benchmarks/bench_pretrain.py            # full run (~13 minutes on 2 quiet cores)
     .venv/bin/python benchmarks/bench_pretrain.py --quick    # plumbing check (~3 minutes); targets not judged
     .venv/bin/python benchmarks/bench_pretrain.py --json     # ... plus one JSON object as the last line
     .venv/bin/python benchmarks/bench_pretrain.py --search   # also the recipe search behind SPEEDRUN (~15 min)
@@ -289,7 +289,7 @@ def evaluate_run(project: Project, run_id: str, *, batch_size: int = 12, batches
     model.eval()
     T = model.config.context_length
     val = TokenShard(project, "val", load_meta(project))
-    train_seed = int(run.read()["train"]["seed"])
+    default_seed = TrainConfig().seed  # the fixed batches of a run with the default seed, whatever this run's seed
 
     def random_batches(n: int, b: int, s: int) -> Any:
         sampler = CausalWindows(val, T, b, seed=s)
@@ -302,7 +302,7 @@ def evaluate_run(project: Project, run_id: str, *, batch_size: int = 12, batches
     sweep = ((xs[i:i + 64], ys[i:i + 64]) for i in range(0, windows, 64))
     return {
         "step": ckpt.step,
-        "fp32_fixed20_b12": _loss_over(model, random_batches(20, 12, train_seed + EVAL_SEED_OFFSET)),
+        "fp32_fixed20_b12": _loss_over(model, random_batches(20, 12, default_seed + EVAL_SEED_OFFSET)),
         f"fp32_random{batches}_b{batch_size}": _loss_over(model, random_batches(batches, batch_size, seed)),
         "fp32_full_val": _loss_over(model, sweep),
         "full_val_windows": windows,
