@@ -17,12 +17,13 @@ embedding, +896 parameters); the split is the same (first 90% of the characters 
    warmup 100, fp32, weight decay 0.1, beta2 0.99, clip 1.0, eval every 250 steps over 20 batches, 2000
    steps) in a fresh process, as a user runs it. Figures: the run summary's ``tokens_per_second`` (tokens ÷
    time inside the training steps), the median step time from metrics.jsonl, and the whole-process wall time
-   (interpreter start to exit), against the reference's 18,300-18,600 tokens/s and ~98 s. Three variants:
-   the engine as shipped; ``bias=false``, which is nanoGPT's model exactly (nanoGPT's train.py defaults to
-   ``bias = False``: its 804,096 parameters have no biases); and ``bias=false`` with the allocator setting
-   proposed for the engine (:func:`keep_freed_memory`, applied by launching the CLI through this script).
-2. **time to quality**: the :data:`SPEEDRUN` recipe (same model shape; the engine's own settings) in a fresh
-   process, with and without the proposed allocator setting: whole-process wall time and the final
+   (interpreter start to exit), against the reference's 18,300-18,600 tokens/s and ~98 s. The preset has no
+   biases, as nanoGPT's model (804,096 parameters at its 65 symbols), and the engine keeps freed memory in the
+   process on CPU (``devices.keep_freed_memory``), as a user's run does. A "same window" phase alternates a
+   nanoGPT-style loop (:func:`nanogpt_style_loop`) with our CLI in fresh processes, as a live stand-in for the
+   reference under the same machine conditions.
+2. **time to quality**: ``--preset shakespeare-char-speedrun`` (the recipe shipped in ``engine/recipes.py``:
+   same model shape, the engine's own settings) in a fresh process: whole-process wall time and the final
    validation loss (the engine's fixed 20 batches) against the reference's 1.8857 in ≤ 0.8x its ~98 s.
    Every run's final checkpoint is then re-evaluated in fp32 on (a) the reference-recipe run's own 20 fixed
    batches of 12 (like for like), (b) 200 other random batches of 12, and (c) the whole validation split in
@@ -46,7 +47,6 @@ so compare within one run of this script, and prefer the interleaved figures.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -77,6 +77,7 @@ from gpt_studio.engine.model import Transformer, preset  # noqa: E402
 from gpt_studio.engine.objectives import causal_lm_loss  # noqa: E402
 from gpt_studio.engine.pretrain import pretrain, split_settings  # noqa: E402
 from gpt_studio.engine.project import Project, init_project  # noqa: E402
+from gpt_studio.engine.recipes import RECIPES  # noqa: E402
 from gpt_studio.engine.runs import JsonlWriter, find_run, read_jsonl  # noqa: E402
 from gpt_studio.engine.tokenizer import TokenizerSettings, train_tokenizer  # noqa: E402
 from gpt_studio.engine.trainer import EVAL_SEED_OFFSET, TrainControl, parameter_groups  # noqa: E402
@@ -104,16 +105,12 @@ NANOGPT_RECIPE: dict[str, Any] = {
 }
 NANOGPT_STEPS = 2000
 
-# The winning recipe of the search (--search): same model shape (4 layers, 4 heads, d=128, context 64).
-# Small batches at a 3x higher peak rate learn more per token here than larger batches (bf16 buys nothing at
-# batch 12 on this CPU, and batch 24/32 in bf16 needed more tokens for the same loss).
-SPEEDRUN_STEPS = 1400
-SPEEDRUN: dict[str, Any] = {
-    "bias": False,  # model override (nanoGPT's model has no biases): fewer kernels per step
-    "batch_size": 12, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 50, "schedule": "cosine", "precision": "fp32",
-    "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.99, "grad_clip": 1.0,
-    "eval_interval": SPEEDRUN_STEPS, "eval_batches": 20, "sample_tokens": 0, "checkpoint_interval": SPEEDRUN_STEPS,
-}
+# The winning recipe of the search (--search), shipped as a recipe preset: same model shape (4 layers, 4 heads,
+# d=128, context 64). Small batches at a 3x higher peak rate learn more per token here than larger batches (bf16
+# buys nothing at batch 12 on this CPU, and batch 24/32 in bf16 needed more tokens for the same loss).
+SPEEDRUN_PRESET = "shakespeare-char-speedrun"
+SPEEDRUN: dict[str, Any] = {k: v for k, v in RECIPES[SPEEDRUN_PRESET].settings().items() if k != "max_steps"}
+SPEEDRUN_STEPS = int(RECIPES[SPEEDRUN_PRESET].train_settings["max_steps"])
 
 # Candidates of the search (name, steps, settings on top of SEARCH_BASE); eval/checkpoint at the end only.
 SEARCH_BASE: dict[str, Any] = {"weight_decay": 0.1, "beta1": 0.9, "beta2": 0.99, "grad_clip": 1.0,
@@ -130,42 +127,17 @@ SEARCH: list[tuple[str, int, dict[str, Any]]] = [
                                      "precision": "bf16", "bias": False}),
 ]
 
-# Throughput runs of the nanoGPT recipe: result key -> (description, model overrides, keep freed memory).
+# Throughput runs of the nanoGPT recipe: result key -> (description, model overrides, unused flag).
 THROUGHPUT_VARIANTS: dict[str, tuple[str, dict[str, Any], bool]] = {
-    "throughput_shipped": ("engine as shipped (preset bias=true)", {}, False),
-    "throughput_nobias": ("bias=false (nanoGPT's model)", {"bias": False}, False),
-    "throughput_nobias_keep": ("bias=false + keep_freed_memory() (proposed engine changes)", {"bias": False}, True),
+    "throughput_shipped": ("engine as shipped (no biases, as nanoGPT; keeps freed memory on CPU)", {}, False),
 }
 SPEEDRUN_VARIANTS: dict[str, tuple[str, bool]] = {
-    "speedrun_shipped": ("engine as shipped", False),
-    "speedrun_keep": ("with keep_freed_memory() (proposed engine change)", True),
+    "speedrun_shipped": (f"--preset {SPEEDRUN_PRESET}, as shipped", False),
 }
 OVERHEAD_VARIANTS: dict[str, tuple[str, bool]] = {
     "overhead_shipped": ("engine as shipped", False),
-    "overhead_keep": ("with keep_freed_memory() (proposed engine change)", True),
 }
 ALL_VARIANTS = (*THROUGHPUT_VARIANTS, *SPEEDRUN_VARIANTS, *OVERHEAD_VARIANTS)
-LAUNCH_KEEPING_MEMORY = "--as-cli-keeping-memory"  # argv[1] of a child: keep_freed_memory(), then the CLI
-
-
-def keep_freed_memory() -> bool:
-    """The allocator change proposed for the engine (devices.keep_freed_memory), applied to this process.
-
-    Each training step frees and re-allocates the same activation and gradient buffers. glibc gives large
-    freed blocks back to the kernel (blocks above its mmap threshold are unmapped; a free heap top above the
-    trim threshold is trimmed), so the next step page-faults them in again, zero-filled: thousands of minor
-    faults per step, and with 2 OpenMP threads the other thread spins while one takes the fault. Fixing the
-    mmap threshold at its maximum (32 MiB) and the trim threshold at 1 GiB keeps those blocks in the process.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 # ------------------------------------------------------------------------------------------ shared machine
@@ -312,7 +284,7 @@ def evaluate_run(project: Project, run_id: str, *, batch_size: int = 12, batches
 # ------------------------------------------------------------------------------------------ 1 & 2: CLI runs
 
 def cli_run(project: Project, settings: dict[str, Any], steps: int, *, retries: int, max_foreign: float,
-            quiet_s: float, log: bool, label: str, keep_memory: bool = False) -> dict[str, Any]:
+            quiet_s: float, log: bool, label: str, preset_name: str = PRESET) -> dict[str, Any]:
     """``gpt-studio pretrain`` in a fresh interpreter; whole-process wall time, summary, metrics, other load.
 
     A run during which other processes used more than ``max_foreign`` cores is repeated (``retries`` times
@@ -321,8 +293,7 @@ def cli_run(project: Project, settings: dict[str, Any], steps: int, *, retries: 
     attempts: list[dict[str, Any]] = []
     for attempt in range(retries + 1):
         wait_quiet(quiet_s, log)
-        launcher = [str(Path(__file__).resolve()), LAUNCH_KEEPING_MEMORY] if keep_memory else ["-m", "gpt_studio"]
-        cmd = [sys.executable, *launcher, "pretrain", str(project.root), "--preset", PRESET,
+        cmd = [sys.executable, "-m", "gpt_studio", "pretrain", str(project.root), "--preset", preset_name,
                *_cli_settings(settings), "--max-steps", str(steps), "--json"]
         with tempfile.TemporaryFile("w+") as err:
             load = ForeignLoad().start()
@@ -349,7 +320,7 @@ def cli_run(project: Project, settings: dict[str, Any], steps: int, *, retries: 
             "tokens_per_second": summary["tokens_per_second"],
             "median_step_ms": _median(step_ms), "median_tokens_per_second": tokens_per_step / _median(step_ms) * 1e3,
             "final_val_loss": summary["final_val_loss"], "val_curve": evals, "foreign_cores": foreign,
-            "attempt": attempt + 1, "keep_freed_memory": keep_memory,
+            "attempt": attempt + 1, "preset": preset_name,
             "process_user_s": kids1.ru_utime - kids0.ru_utime, "process_sys_s": kids1.ru_stime - kids0.ru_stime,
             "process_minor_faults": kids1.ru_minflt - kids0.ru_minflt,
         }
@@ -647,30 +618,28 @@ def proxy_child(project: Project, steps: int) -> dict[str, Any]:
 
 
 def same_window(project: Project, rounds: int, steps: int, common: dict[str, Any]) -> dict[str, Any]:
-    """The nanoGPT-style loop and our CLI (bias=false; as shipped / with keep_freed_memory) alternating in
-    fresh processes, ``rounds`` times, so the three see the same machine; median step times and their ratios."""
+    """The nanoGPT-style loop and our CLI (as shipped) alternating in fresh processes, ``rounds`` times, so both
+    see the same machine; median step times and their ratio."""
     quiet, log = common["quiet_s"], common["log"]
-    runs: dict[str, list[dict[str, Any]]] = {"proxy": [], "ours_shipped": [], "ours_keep": []}
-    settings = {"bias": False, **NANOGPT_RECIPE}
+    runs: dict[str, list[dict[str, Any]]] = {"proxy": [], "ours_shipped": []}
+    settings = dict(NANOGPT_RECIPE)
     once = {**common, "retries": 0, "quiet_s": 0.0}
     for r in range(rounds):
         wait_quiet(quiet, log)
-        order = ["proxy", "ours_shipped", "ours_keep"]
-        for name in order[r % 3:] + order[:r % 3]:
+        order = ["proxy", "ours_shipped"]
+        for name in order[r % 2:] + order[:r % 2]:
             if name == "proxy":
                 result = proxy_child(project, steps)
                 _log(log, f"  nanoGPT-style loop: median step {result['median_step_ms']:.1f} ms, "
                           f"{result['process_wall_s']:.1f} s whole process")
             else:
-                result = cli_run(project, settings, steps, label=name, keep_memory=name == "ours_keep", **once)
+                result = cli_run(project, settings, steps, label=name, **once)
             runs[name].append(result)
     med = {k: _median([x["median_step_ms"] for x in v]) for k, v in runs.items()}
     tokens = NANOGPT_RECIPE["batch_size"] * 64
     return {"rounds": rounds, "steps": steps, "median_step_ms": med,
             "tokens_per_second": {k: tokens / v * 1e3 for k, v in med.items()},
             "ours_shipped_vs_proxy": med["proxy"] / med["ours_shipped"],
-            "ours_keep_vs_proxy": med["proxy"] / med["ours_keep"],
-            "keep_vs_shipped": med["ours_shipped"] / med["ours_keep"],
             "per_round_ms": {k: [x["median_step_ms"] for x in v] for k, v in runs.items()},
             "foreign_cores": max((x["foreign_cores"] or 0.0) for v in runs.values() for x in v)}
 
@@ -734,12 +703,9 @@ def print_report(res: dict[str, Any]) -> None:
             (f"same window ({sw['rounds']} rounds x {sw['steps']} steps, alternating processes)", "", ""),
             ("  nanoGPT-style loop: ms/step; tokens/s", f"{ms['proxy']:.1f}; {tps['proxy']:,.0f}",
              "41.4-42.0; 18,300-18,600 (idle)"),
-            ("  ours, bias=false as shipped: ms/step; tokens/s",
+            ("  ours, as shipped: ms/step; tokens/s",
              f"{ms['ours_shipped']:.1f}; {tps['ours_shipped']:,.0f}", ""),
-            ("  ours, bias=false + keep_freed_memory(): ms/step; tokens/s",
-             f"{ms['ours_keep']:.1f}; {tps['ours_keep']:,.0f}", ""),
-            ("  tokens/s x nanoGPT-style loop: shipped; keep", f"{sw['ours_shipped_vs_proxy']:.3f}; "
-             f"{sw['ours_keep_vs_proxy']:.3f}", "≥ 1.10"),
+            ("  tokens/s x nanoGPT-style loop", f"{sw['ours_shipped_vs_proxy']:.3f}", "≥ 1.10"),
             ("  others' CPU use, worst run (cores)", _fmt(sw["foreign_cores"], ".2f"), "0 (idle)"),
         ]
     for key, (name, _) in SPEEDRUN_VARIANTS.items():
@@ -833,33 +799,24 @@ def verdicts(res: dict[str, Any], quick: bool) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------- main
 
-def overhead_child(project: Path, rounds: int, steps: int, fine_steps: int, keep_memory: bool,
-                   common: dict[str, Any]) -> dict[str, Any]:
-    """The overhead phase in a fresh process (the allocator setting is process-wide and cannot be undone)."""
+def overhead_child(project: Path, rounds: int, steps: int, fine_steps: int, common: dict[str, Any]) -> dict[str, Any]:
+    """The overhead phase in a fresh process, as a user's run would start."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", "overhead", "--project", str(project),
            "--overhead-rounds", str(rounds), "--overhead-steps", str(steps), "--interleaved-steps", str(fine_steps),
            "--retries", str(common["retries"]),
            "--max-foreign", str(common["max_foreign"]), "--wait-quiet", str(common["quiet_s"])]
-    if keep_memory:
-        cmd.append("--keep-freed-memory")
     done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [LAUNCH_KEEPING_MEMORY]:  # a child run: the CLI with the proposed allocator setting
-        from gpt_studio.cli import main as cli_main
-
-        keep_freed_memory()
-        return cli_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs to check the plumbing (~3 min)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--search", action="store_true", help="also run the recipe search (~15 min)")
     parser.add_argument("--only", default="throughput,speedrun,overhead_shipped",
-                        help="comma list of: throughput (with same_window), speedrun, overhead (each with and "
-                             "without the proposed allocator change), or single variants: "
+                        help="comma list of: throughput (with same_window), speedrun, overhead, or single variants: "
                              + ", ".join((*ALL_VARIANTS, "same_window")))
     parser.add_argument("--overhead-rounds", type=int, default=3, help="whole runs of each, alternating")
     parser.add_argument("--overhead-steps", type=int, default=300, help="steps per whole run")
@@ -877,7 +834,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-rounds", type=int, default=3,
                         help="rounds of the same-window comparison (nanoGPT-style loop vs our CLI, 0 = skip)")
     parser.add_argument("--window-steps", type=int, default=500, help="steps per run of the same-window comparison")
-    parser.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     log = True
     common = {"retries": args.retries, "max_foreign": args.max_foreign, "quiet_s": args.wait_quiet, "log": log}
@@ -885,8 +841,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(nanogpt_style_loop(init_project(args.project), args.proxy_steps)))
         return 0
     if args.phase == "overhead":
-        if args.keep_freed_memory:
-            keep_freed_memory()
         result = bench_overhead(init_project(args.project), args.overhead_rounds, args.overhead_steps,
                                 args.interleaved_steps, **common)
         print(json.dumps(result))
@@ -909,19 +863,19 @@ def main(argv: list[str] | None = None) -> int:
         res["data"] = {"vocab_size": meta["vocab_size"], "train_tokens": meta["splits"]["train"]["tokens"],
                        "val_tokens": meta["splits"]["val"]["tokens"]}
         steps = 300 if args.quick else NANOGPT_STEPS
-        for key, (name, extra, keep) in THROUGHPUT_VARIANTS.items():
+        for key, (name, extra, _) in THROUGHPUT_VARIANTS.items():
             if key in only:
                 _log(log, f"1. nanoGPT recipe, {steps} steps: {name}")
-                res[key] = cli_run(project, {**extra, **NANOGPT_RECIPE}, steps, label=key, keep_memory=keep, **common)
+                res[key] = cli_run(project, {**extra, **NANOGPT_RECIPE}, steps, label=key, **common)
         if "same_window" in only and args.window_rounds > 0:
             rounds, n = (1, 150) if args.quick else (args.window_rounds, args.window_steps)
             _log(log, f"1c. same window: nanoGPT-style loop vs ours, {rounds} rounds of {n} steps")
             res["same_window"] = same_window(project, rounds, n, common)
         sp_steps = SPEEDRUN_STEPS // 5 if args.quick else SPEEDRUN_STEPS
-        for key, (name, keep) in SPEEDRUN_VARIANTS.items():
+        for key, (name, _) in SPEEDRUN_VARIANTS.items():
             if key in only:
                 _log(log, f"2. speedrun recipe, {sp_steps} steps: {name}")
-                res[key] = cli_run(project, SPEEDRUN, sp_steps, label=key, keep_memory=keep, **common)
+                res[key] = cli_run(project, {}, sp_steps, label=key, preset_name=SPEEDRUN_PRESET, **common)
         if args.search:
             res["search"] = []
             for label, n, extra in SEARCH:
@@ -936,10 +890,10 @@ def main(argv: list[str] | None = None) -> int:
             s["eval"] = evaluate_run(project, s["run_id"])
         rounds, n, fine = (2, 100, 120) if args.quick else (args.overhead_rounds, args.overhead_steps,
                                                             args.interleaved_steps)
-        for key, (name, keep) in OVERHEAD_VARIANTS.items():
+        for key, (name, _) in OVERHEAD_VARIANTS.items():
             if key in only:
                 _log(log, f"3. event-stream overhead, {name}: {rounds} interleaved rounds of {n} steps")
-                res[key] = overhead_child(project.root, rounds, n, fine, keep, common)
+                res[key] = overhead_child(project.root, rounds, n, fine, common)
         res["verdicts"] = verdicts(res, args.quick)
     finally:
         if args.project is None and not args.keep:

@@ -143,15 +143,21 @@ def _cmd_plan(args: argparse.Namespace) -> dict[str, Any]:
     from gpt_studio.engine.compute import plan
     from gpt_studio.engine.model import preset
     from gpt_studio.engine.pretrain import split_settings
+    from gpt_studio.engine.recipes import expand
 
+    try:
+        model_preset, recipe_settings = expand(args.preset)
+    except ValueError as exc:
+        raise StudioError(str(exc)) from exc
     model_settings, train_settings = split_settings(_settings(args.set))
+    model_settings = {**split_settings(recipe_settings)[0], **model_settings}
     if train_settings:
         raise StudioError(f"plan takes model settings only; {', '.join(train_settings)} are training settings "
                           "(use --batch-size, --precision, --tokens).")
     if args.vocab_size:
         model_settings["vocab_size"] = args.vocab_size
     try:
-        config = preset(args.preset, **model_settings)
+        config = preset(model_preset, **model_settings)
         result = plan(config, tokens=args.tokens, batch_size=args.batch_size, precision=args.precision,
                       device_memory_bytes=None if args.memory_gb is None else int(args.memory_gb * 2**30),
                       tokens_per_second=args.tokens_per_second,
@@ -248,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = verb("pretrain", _cmd_pretrain, "Pretrain a GPT or BERT model on the project's shards (a new run, a "
                "resume, or a branch from a checkpoint). Works under torchrun.")
-    pre.add_argument("--preset", help="model preset for a new run (tiny-gpt, tiny-bert, shakespeare-char, gpt1, ...)")
+    pre.add_argument("--preset", help="model preset or recipe for a new run (tiny-gpt, tiny-bert, shakespeare-char, "
+                     "shakespeare-char-speedrun, gpt1, bert-base)")
     pre.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a model or training setting (repeatable), e.g. --set lr=1e-3 --set n_layer=4")
     pre.add_argument("--max-steps", type=_positive_int, help="the run's total number of optimizer steps")

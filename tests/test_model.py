@@ -329,3 +329,28 @@ def test_dropout_only_acts_in_training_mode():
     assert torch.equal(model(x), model(x))
     model.train()
     assert not torch.equal(model(x), model(x))
+
+
+def test_the_short_context_cpu_attention_matches_sdpa_in_values_and_gradients(monkeypatch):
+    from gpt_studio.engine import model as model_module
+
+    torch.manual_seed(0)
+    model = Transformer(preset("shakespeare-char", vocab_size=72))
+    idx = torch.randint(0, 72, (3, 64))
+
+    def loss_and_grads(short: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        monkeypatch.setattr(model_module, "USE_SHORT_CAUSAL", short)
+        model.zero_grad()
+        logits = model.lm_logits(model(idx))
+        logits.square().mean().backward()
+        return logits.detach(), [p.grad.clone() for p in model.parameters()]
+
+    attn = model.blocks[0].attn
+    assert attn._short_causal_path(torch.zeros(1, 64, 128), None, True)
+    assert not attn._short_causal_path(torch.zeros(1, 64, 128), torch.ones(1, 1, 64, 64, dtype=torch.bool), False)
+    assert not attn._short_causal_path(torch.zeros(1, 129, 128), None, True)
+    fast, fast_grads = loss_and_grads(True)
+    ref, ref_grads = loss_and_grads(False)
+    assert torch.allclose(fast, ref, atol=1e-5)
+    for a, b in zip(fast_grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)

@@ -224,3 +224,27 @@ def test_the_preset_list_counts_parameters_at_the_projects_vocabulary(pane):
     labels = [pane.form.preset.itemText(i) for i in range(pane.form.preset.count())]
     expected = format_count(count_parameters(preset("tiny-gpt", vocab_size=vocab)))
     assert f"tiny-gpt ({expected} parameters)" in labels
+
+
+def test_choosing_the_speedrun_recipe_fills_its_training_settings_and_starts_from_it(pane):
+    form = pane.form
+    index = form.preset.findData("shakespeare-char-speedrun")
+    assert index >= 0
+    form.preset.setCurrentIndex(index)
+    assert form.fields["lr"].value() == pytest.approx(3e-3)
+    assert form.fields["max_steps"].value() == 1400
+    assert form.model_config().bias is False and form.model_config().d_model == 128
+    assert form.is_valid, form.reason
+    settings = form.settings()
+    assert settings["lr"] == pytest.approx(3e-3) and "bias" not in settings  # the recipe's own, not an override
+
+
+def test_a_bert_run_shows_fill_mask_probes_in_the_samples_tab(qtbot, pane, errors):
+    pane.show()  # the monitor redraws only while visible
+    pane.form.family.setCurrentIndex(1)  # BERT encoder
+    assert pane.form.preset_name() == "tiny-bert"
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS) as finished:
+        start_tiny_run(qtbot, pane, max_steps=6, eval_interval=3)
+    assert finished.args[0]["reason"] == "completed" and errors == []
+    qtbot.waitUntil(lambda: "[MASK] 1 (was" in pane.monitor.samples_view.toPlainText(), timeout=5000)
+    assert "— step 6 —" in pane.monitor.samples_view.toPlainText()

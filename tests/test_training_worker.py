@@ -163,7 +163,7 @@ def test_a_nan_loss_is_an_error_event_then_finished_with_the_summary(qtbot, shak
 @pytest.mark.parametrize("kwargs, reason", [
     ({"resume": "no-such-run"}, "was not found"),
     ({"resume": "", "settings": {"n_layer": 4}}, "keeps its configuration"),
-    ({"preset_name": "no-such-preset"}, "Unknown model preset"),
+    ({"preset_name": "no-such-preset"}, "Unknown preset"),
 ])
 def test_a_bad_request_fails_with_a_reason_and_finishes_without_a_summary(qtbot, shakespeare_project, kwargs, reason):
     job = TrainingJob(shakespeare_project, **kwargs)

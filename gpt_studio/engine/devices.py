@@ -7,8 +7,10 @@ method is a cheap no-op, so the trainer's loop is the same in both cases.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import functools
 import os
+import sys
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +67,26 @@ def cpu_fused_adamw() -> bool:
         return True
     except (RuntimeError, TypeError, ValueError):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Keep the buffers a CPU training step frees inside the process (Linux/glibc; elsewhere a no-op).
+
+    glibc hands large freed blocks back to the kernel, so every step page-faults its activations and
+    gradients in again, zero-filled (shakespeare-char: ~1-2k faults and 2-7 ms of system time per ~40 ms
+    step). Fixing the mmap threshold at its maximum (32 MiB) and the trim threshold at 1 GiB keeps them;
+    the cost is that RSS stays at its peak. Returns whether the settings were applied.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl, ...)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 def describe(device: torch.device) -> str:

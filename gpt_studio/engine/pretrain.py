@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from gpt_studio.engine import checkpoint as ckpt_io
+from gpt_studio.engine import recipes
 from gpt_studio.engine.data import load_meta
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.model import ModelConfig, preset
@@ -57,13 +58,17 @@ def split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 def new_run(project: Project, preset_name: str, settings: dict[str, Any] | None = None,
             max_steps: int | None = None) -> RunDir:
-    """Create a run folder for a preset plus overrides, checked against the project's shards."""
+    """Create a run folder for a preset or recipe plus overrides, checked against the project's shards."""
     meta = load_meta(project)
-    model_settings, train_settings = split_settings(settings or {})
+    try:
+        model_preset, settings = recipes.expand(preset_name, settings)
+    except ValueError as exc:
+        raise StudioError(str(exc)) from exc
+    model_settings, train_settings = split_settings(settings)
     if max_steps is not None:
         train_settings["max_steps"] = max_steps
     try:
-        model_config = preset(preset_name, vocab_size=meta["vocab_size"], **model_settings)
+        model_config = preset(model_preset, vocab_size=meta["vocab_size"], **model_settings)
         train_config = TrainConfig(**train_settings)
     except (ValueError, TypeError) as exc:
         raise StudioError(str(exc)) from exc

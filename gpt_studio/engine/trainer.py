@@ -29,6 +29,7 @@ from gpt_studio.engine.model import ModelConfig, Transformer
 from gpt_studio.engine.objectives import causal_lm_loss, mask_tokens, mlm_loss, nsp_loss
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.runs import JsonlWriter, RunDir, truncate_metrics_after
+from gpt_studio.engine.scoring import fill_mask_probe
 from gpt_studio.engine.tokenizer import Tokenizer
 from gpt_studio.engine.trainer_config import (
     CheckpointEvent,
@@ -166,6 +167,8 @@ class Trainer:
         devices.check_precision(self.device, self.config.precision)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
+        if self.device.type == "cpu":
+            devices.keep_freed_memory()
 
     # ----------------------------------------------------------------------------------------- setup
     def _emit(self, event: Event) -> None:
@@ -346,9 +349,15 @@ class Trainer:
 
     @torch.no_grad()
     def sample(self) -> SampleEvent | None:
-        """A short continuation from a document start, with a fixed seed so samples compare across steps."""
-        if not self.model_config.causal or self.config.sample_tokens <= 0:
+        """A short continuation from a document start, with a fixed seed so samples compare across steps.
+
+        A masked model cannot continue text; it gets a fill-mask probe on the same validation text instead.
+        """
+        if self.config.sample_tokens <= 0:
             return None
+        if not self.model_config.causal:
+            probe = fill_mask_probe(self.model, self.tokenizer, self._probe_text())
+            return SampleEvent(self.step, probe) if probe else None
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         prompt = torch.tensor([[self.tokenizer.eos_id]], device=self.device)
@@ -357,6 +366,14 @@ class Trainer:
                                       generator=generator)
         self.model.train()
         return SampleEvent(self.step, self.tokenizer.decode(out[0, 1:].tolist()))
+
+    def _probe_text(self) -> np.ndarray:
+        """The first validation document long enough to probe (else the split's first tokens)."""
+        for index in range(min(self.val_shard.documents, 50)):
+            doc = self.val_shard.document(index)
+            if len(doc) >= 12:
+                return doc
+        return np.asarray(self.val_shard.tokens[:64])
 
     def _evaluate_and_sample(self) -> EvalEvent:
         event = self.evaluate()

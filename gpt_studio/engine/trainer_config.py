@@ -39,7 +39,7 @@ class TrainConfig:
     eval_batches: int = 20  # batches averaged per evaluation (the same fixed batches every time)
     checkpoint_interval: int = 500  # steps between checkpoints; the last step always gets one
     keep_checkpoints: int = 2  # newest checkpoints kept, plus the best by validation loss
-    sample_tokens: int = 64  # tokens generated at each evaluation for a GPT (0 = none)
+    sample_tokens: int = 64  # GPT: tokens generated at each evaluation; BERT: > 0 = a fill-mask probe (0 = none)
     mlm_probability: float = 0.15  # BERT: share of tokens selected for the masked-LM loss
     nsp: bool | None = None  # BERT: next-sentence prediction; None = when the model has an NSP head
     threads: int = 0  # CPU threads for torch; 0 = torch's default
@@ -191,7 +191,7 @@ class EvalEvent:
 
 @dataclass(frozen=True)
 class SampleEvent:
-    """A short generated sample (GPT models) at an evaluation."""
+    """What the model makes of text at an evaluation: a generated sample (GPT) or a fill-mask probe (BERT)."""
 
     step: int
     text: str

@@ -95,7 +95,8 @@ class MonitorView(QWidget):
             view.setReadOnly(True)
             view.setFont(fixed)
         self.log_view.setMaximumBlockCount(5000)
-        self.samples_view.setPlaceholderText("Generated text appears here at each evaluation (GPT models).")
+        self.samples_view.setPlaceholderText("At each evaluation: generated text (GPT models), or the model's top "
+                                             "guesses for masked words of a validation text (BERT models).")
         self.log_view.setPlaceholderText("Evaluations, checkpoints, corrections and errors are logged here.")
         side = QTabWidget()
         side.addTab(self.samples_view, "samples")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gpt_studio.engine.model import PRESETS, ModelConfig, count_parameters, preset, preset_descriptions
+from gpt_studio.engine.recipes import RECIPES, expand
 from gpt_studio.engine.trainer_config import PRECISIONS, SCHEDULES, TrainConfig
 
 ERROR_STYLE = "color: #d0342c;"
@@ -413,22 +414,37 @@ class RunForm(QWidget):
                 params = count_parameters(fn(vocab_size=self.vocab_size)) if self.vocab_size else info.parameters
                 self.preset.addItem(f"{name} ({format_count(params)} parameters)", name)
                 self.preset.setItemData(self.preset.count() - 1, info.line, Qt.ItemDataRole.ToolTipRole)
+        for name, recipe in RECIPES.items():
+            if PRESETS[recipe.model_preset]().causal == self._causal():
+                self.preset.addItem(f"{name} (recipe: {recipe.model_preset} + training settings)", name)
+                tip = f"{recipe.description}.\nMeasured: {recipe.measured}."
+                self.preset.setItemData(self.preset.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         if selected is not None and self.preset.findData(selected) >= 0:
             self.preset.setCurrentIndex(self.preset.findData(selected))
         self.preset.blockSignals(False)
         self._load_preset()
 
+    def _model_preset(self) -> tuple[str, dict[str, Any]]:
+        """The model preset behind the chosen name and the recipe's settings (none for a plain preset)."""
+        return expand(self.preset_name())
+
     def _base_config(self) -> ModelConfig:
         vocab = {"vocab_size": self.vocab_size} if self.vocab_size else {}
-        return preset(self.preset_name(), **vocab)
+        name, recipe_settings = self._model_preset()
+        model_keys = set(ModelConfig.__dataclass_fields__)
+        return preset(name, **vocab, **{k: v for k, v in recipe_settings.items() if k in model_keys})
 
     def _load_preset(self, _index: int = 0) -> None:
-        """Fill the model fields with the chosen preset (training fields keep what the person set)."""
-        info = self._infos[self.preset_name()]
-        self.preset_note.setText(f"{info.description}.")
+        """Fill the model fields with the chosen preset; a recipe fills its training fields too (others stay)."""
+        recipe = RECIPES.get(self.preset_name())
+        description = recipe.description if recipe else self._infos[self.preset_name()].description
+        self.preset_note.setText(f"{description}.")
         config = self._base_config()
         self._loading = True
         for key, value in config.to_dict().items():
+            if key in self.fields:
+                self.fields[key].set_value(value)
+        for key, value in (recipe.train_settings if recipe else {}).items():
             if key in self.fields:
                 self.fields[key].set_value(value)
         self.fields["nsp_head"].editor.setEnabled(not config.causal)
@@ -440,7 +456,7 @@ class RunForm(QWidget):
     # ----------------------------------------------------------------------------------------- reading
 
     def preset_name(self) -> str:
-        """The chosen preset's key in ``PRESETS``."""
+        """The chosen preset's key in ``PRESETS`` or ``RECIPES``."""
         return str(self.preset.currentData() or next(iter(PRESETS)))
 
     def _values(self, keys: set[str]) -> dict[str, Any]:
@@ -554,7 +570,7 @@ class RunForm(QWidget):
         model_keys = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}
         try:
             vocab = {"vocab_size": self.vocab_size} if self.vocab_size else {}
-            model = preset(self.preset_name(), **vocab, **{k: v for k, v in values.items() if k in model_keys})
+            model = preset(self._model_preset()[0], **vocab, **{k: v for k, v in values.items() if k in model_keys})
         except (ValueError, TypeError) as exc:
             return FormCheck({_field_named(str(exc), model_keys): str(exc)})
         try:
