@@ -70,6 +70,7 @@ import torch  # noqa: E402
 
 from gpt_studio.engine import checkpoint as ckpt_io  # noqa: E402
 from gpt_studio.engine import devices  # noqa: E402
+from gpt_studio.engine import model as model_module  # noqa: E402
 from gpt_studio.engine.batches import CausalWindows  # noqa: E402
 from gpt_studio.engine.corpus import ImportOptions, import_corpus  # noqa: E402
 from gpt_studio.engine.data import TokenShard, encode_corpus, load_meta  # noqa: E402
@@ -531,17 +532,19 @@ def bench_overhead(project: Project, rounds: int, steps: int, fine_steps: int, *
 def nanogpt_style_loop(project: Project, steps: int) -> dict[str, Any]:
     """nanoGPT's train.py loop re-expressed over our model, as a live stand-in for the reference.
 
-    Our ``Transformer`` with ``bias=false`` is nanoGPT's GPT op for op (pre-LN without biases, fused qkv, SDPA
-    with is_causal, exact GELU, tied head). What follows nanoGPT rather than our trainer: AdamW with torch's
-    default (unfused, per-tensor on CPU) implementation and weight decay on every ≥2-D tensor (embeddings
-    too); ``get_batch`` re-opening the memmap and stacking 12 slices per call, prefetched after the forward;
-    GradScaler (disabled) calls; ``loss.item()`` every iteration (log_interval=1); every 250 steps 20 batches of
-    train and 20 of val, and a checkpoint (model + optimizer) with ``torch.save`` when val improves.
+    Our ``Transformer`` with ``bias=false`` and the SDPA attention path is nanoGPT's GPT op for op (pre-LN
+    without biases, fused qkv, SDPA with is_causal, exact GELU, tied head). What follows nanoGPT rather than our
+    trainer: AdamW with torch's default (unfused) CPU implementation and weight decay on every ≥2-D tensor
+    (embeddings too); ``get_batch`` re-opening the memmap and stacking 12 slices per call, prefetched after the
+    forward; GradScaler (disabled) calls; ``loss.item()`` every iteration (log_interval=1); every 250 steps 20
+    batches of train and 20 of val, and a checkpoint (model + optimizer) with ``torch.save`` when val improves.
+    No allocator setting (glibc's defaults, as a plain python process).
     Step time is measured as nanoGPT does (t0 → t1 around the whole iteration, eval included).
     """
     meta = load_meta(project)
     cfg = TrainConfig(**{**NANOGPT_RECIPE, "max_steps": steps})
     torch.manual_seed(1337)
+    model_module.USE_SHORT_CAUSAL = False  # nanoGPT attends through SDPA, not our short-context CPU path
     model = Transformer(preset(PRESET, vocab_size=meta["vocab_size"], bias=False))
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
