@@ -43,6 +43,7 @@ class TrainConfig:
     mlm_probability: float = 0.15  # BERT: share of tokens selected for the masked-LM loss
     nsp: bool | None = None  # BERT: next-sentence prediction; None = when the model has an NSP head
     threads: int = 0  # CPU threads for torch; 0 = torch's default
+    tensorboard: bool = False  # also write TensorBoard event files to runs/<id>/tensorboard (optional extra)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "grad_accum", "max_steps", "eval_interval", "eval_batches", "checkpoint_interval",
