@@ -278,3 +278,19 @@ def test_out_of_memory_becomes_an_error_event_that_suggests_a_smaller_batch(shak
         trainer.run()
     assert [e.reason for e in events if e.kind == "error"] == ["oom"]
     assert [c.step for c in ckpt_io.list_checkpoints(run.checkpoints_dir)] == [2]
+
+
+def test_tensorboard_event_files_mirror_the_metrics(shakespeare_project):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    summary = pretrain(shakespeare_project, preset_name="tiny-gpt", max_steps=6,
+                       settings={**FAST, "tensorboard": True, "eval_interval": 3})
+    log_dir = find_run(shakespeare_project, summary["run_id"]).root / "tensorboard"
+    events = EventAccumulator(str(log_dir)).Reload()
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == [1, 2, 3, 4, 5, 6]
+    records = [r for r in read_jsonl(find_run(shakespeare_project, summary["run_id"]).metrics_file)
+               if r["kind"] == "step"]
+    assert losses[-1].value == pytest.approx(records[-1]["loss"], rel=1e-6)
+    assert [e.step for e in events.Scalars("val/loss")] == [0, 3, 6]
+    assert "samples/text_summary" in events.Tags()["tensors"]

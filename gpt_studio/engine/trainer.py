@@ -30,6 +30,7 @@ from gpt_studio.engine.objectives import causal_lm_loss, mask_tokens, mlm_loss, 
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.runs import JsonlWriter, RunDir, truncate_metrics_after
 from gpt_studio.engine.scoring import fill_mask_probe
+from gpt_studio.engine.tensorboard_log import TensorBoardListener
 from gpt_studio.engine.tokenizer import Tokenizer
 from gpt_studio.engine.trainer_config import (
     CheckpointEvent,
@@ -214,6 +215,8 @@ class Trainer:
             self.metrics = JsonlWriter(self.run_dir.metrics_file)
             self.samples = JsonlWriter(self.run_dir.samples_file)
             self.listeners.insert(0, self._record)
+            if self.config.tensorboard:
+                self.listeners.append(TensorBoardListener(self.run_dir.root / "tensorboard", purge_step=self.step))
 
     def _make_sampler(self, shard: TokenShard, seed: int, rank: int, world: int) -> CausalWindows | MaskedSequences:
         T, B = self.model_config.context_length, self.config.batch_size
