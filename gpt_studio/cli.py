@@ -79,6 +79,14 @@ def _cmd_encode(args: argparse.Namespace) -> dict[str, Any]:
             "workers": meta["workers"], "notes": meta["notes"]}
 
 
+def _probe(text: str, limit: int) -> dict[str, Any]:
+    """``TASK:FILE`` (label-words, multiple-choice, winograd) → a zero-shot probe scored at every evaluation."""
+    task, sep, data = text.partition(":")
+    if not sep or not data:
+        raise StudioError(f"--probe takes TASK:FILE (e.g. label-words:sentiment.csv), not {text!r}.")
+    return {"task": task, "data": os.path.abspath(os.path.expanduser(data)), "limit": limit}
+
+
 def _settings(pairs: list[str]) -> dict[str, Any]:
     from gpt_studio.engine.pretrain import parse_value
 
@@ -111,9 +119,124 @@ def _cmd_pretrain(args: argparse.Namespace) -> dict[str, Any]:
     signal.signal(signal.SIGINT, on_interrupt)
     listeners = [] if args.quiet or os.environ.get("RANK", "0") != "0" else [_progress_printer()]
     branch = (args.branch, args.branch_step) if args.branch else None
-    return {"ok": True, **pretrain(project, preset_name=args.preset, settings=_settings(args.set),
+    settings = _settings(args.set)
+    if args.probe:
+        settings["probes"] = [_probe(text, args.probe_limit) for text in args.probe]
+    return {"ok": True, **pretrain(project, preset_name=args.preset, settings=settings,
                                    resume=args.resume, branch=branch, max_steps=args.max_steps,
                                    listeners=listeners, control=control)}
+
+
+def _layers(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'all' or a number of blocks, not {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {number}")
+    return number
+
+
+def _seeds(value: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3, not {value!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def _column_map(args: argparse.Namespace, path: str, task: str) -> Any:
+    """Columns from the options, the rest guessed from the file's column names."""
+    from gpt_studio.engine.finetune_data import ColumnMap, guess_columns, preview_table
+
+    guessed = guess_columns(preview_table(path, 50).columns, task)
+    return ColumnMap(text=args.text or guessed.text, text_pair=args.text_pair or guessed.text_pair,
+                     label=args.label or guessed.label, context=args.context or guessed.context,
+                     choices=args.choices or guessed.choices)
+
+
+def _cmd_finetune(args: argparse.Namespace) -> dict[str, Any]:
+    import signal
+
+    from gpt_studio.engine.finetune import FinetuneConfig, compare_with_scratch, finetune, sweep_layers
+    from gpt_studio.engine.finetune_data import LabelPlan, load_task_data, subsample
+    from gpt_studio.engine.project import open_project
+    from gpt_studio.engine.trainer import TrainControl
+
+    project = open_project(args.project)
+    rename = {}
+    for pair in args.rename:
+        old, sep, new = pair.partition("=")
+        if not sep:
+            raise StudioError(f"--rename expects OLD=NEW, got {pair!r}.")
+        rename[old.strip()] = new.strip()
+    plan = LabelPlan(rename=rename, exclude=set(args.exclude))
+    seeds = args.seeds or (args.seed,)
+    if len(seeds) > 1 and not (args.compare_scratch or args.sweep_layers):
+        raise StudioError("Several --seeds need --compare-scratch or --sweep-layers; a single fine-tune takes one.")
+    settings = {"task": args.task, "regression": args.regression, "epochs": args.epochs, "lr": args.lr,
+                "batch_size": args.batch_size, "aux_lm_weight": args.aux_lm,
+                "layers_transferred": args.layers_transferred, "transfer_embeddings": not args.no_transfer_embeddings,
+                "freeze_body": args.freeze_body, "val_fraction": args.val_fraction,
+                "early_stopping_patience": args.patience, "device": args.device, "seed": seeds[0],
+                **({"max_length": args.max_length} if args.max_length else {}), **_settings(args.set)}
+    config = FinetuneConfig.from_dict(settings)
+    config.validate()
+    columns = _column_map(args, args.data, args.task)
+    train = load_task_data(args.data, args.task, columns, plan=plan, regression=args.regression)
+    if args.max_examples:
+        train = subsample(train, args.max_examples, config.seed)
+    evaluation = None
+    if args.eval_data:
+        fixed = train.labels if args.task != "multiple-choice" and not args.regression else None
+        evaluation = load_task_data(args.eval_data, args.task, _column_map(args, args.eval_data, args.task),
+                                    plan=plan, regression=args.regression, labels=fixed)
+        if args.max_eval_examples:
+            evaluation = subsample(evaluation, args.max_eval_examples, config.seed)
+    control = TrainControl()
+    signal.signal(signal.SIGTERM, lambda *_: control.stop())  # a stop still evaluates and saves the best so far
+
+    def on_interrupt(*_: Any) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nStopping after this step; the best model so far is saved (Ctrl-C again to abort)...\n")
+        control.stop()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    listeners = [] if args.quiet else [_progress_printer()]
+    common = {"eval_data": evaluation, "listeners": listeners, "control": control}
+    if args.compare_scratch:
+        return {"ok": True, **compare_with_scratch(project, args.base, train, config, seeds=seeds, **common)}
+    if args.sweep_layers:
+        return {"ok": True, **sweep_layers(project, args.base, train, config, seeds=seeds, **common)}
+    result = finetune(project, args.base, train, config, name=args.name, **common)
+    return {"ok": True, **result.to_dict()}
+
+
+def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    from gpt_studio.engine.finetune import FINETUNE_FILE, model_info, predict
+    from gpt_studio.engine.finetune_data import ColumnMap
+    from gpt_studio.engine.project import open_project
+
+    folder = Path(args.model).expanduser()
+    if not (folder / FINETUNE_FILE).is_file():
+        if not args.project:
+            raise StudioError(f"{args.model} is not a model folder; give its path, or --project PROJECT to find it "
+                              "by name under models/.")
+        folder = open_project(args.project).models_dir / args.model
+        if not (folder / FINETUNE_FILE).is_file():
+            raise StudioError(f"No saved model named {args.model!r} in {folder.parent}.")
+    trained = ColumnMap.from_dict(model_info(folder)["columns"])
+    columns = ColumnMap(text=args.text or trained.text, text_pair=args.text_pair or trained.text_pair,
+                        label=args.label or trained.label, context=args.context or trained.context,
+                        choices=args.choices or trained.choices)
+    return {"ok": True, **predict(folder, args.data, columns, args.out)}
 
 
 def _progress_printer() -> Callable[[Any], None]:
@@ -131,6 +254,9 @@ def _progress_printer() -> Callable[[Any], None]:
             bpb = f", {event.val_bits_per_byte:.3f} bits/byte" if event.val_bits_per_byte is not None else ""
             sys.stderr.write(f"step {event.step}: val loss {event.val_loss:.4f}, perplexity "
                              f"{event.val_perplexity:.2f}{bpb}\n")
+        elif event.kind == "finetune_eval":
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
+            sys.stderr.write(f"step {event.step} (epoch {event.epoch:.2f}): val loss {event.val_loss:.4f}, {shown}\n")
         elif event.kind in ("checkpoint", "error", "correction"):
             detail = getattr(event, "path", None) or getattr(event, "message", None) or getattr(event, "changes", "")
             sys.stderr.write(f"step {event.step}: {event.kind} {detail}\n")
@@ -170,6 +296,10 @@ def _cmd_plan(args: argparse.Namespace) -> dict[str, Any]:
 
 def _human(verb: str, result: dict[str, Any]) -> str:
     """A short plain-text summary for people (the JSON has everything)."""
+    if verb in ("zero-shot", "fill-mask", "generate"):  # the Playground verbs (issue 7) summarise themselves
+        from gpt_studio.cli_playground import human
+
+        return human(verb, result)
     if verb == "import":
         lines = [f"Imported {result['documents']:,} documents, {result['characters']:,} characters "
                  f"({result['duplicates_removed']} duplicates removed); split by {result['split_mode']}: "
@@ -192,7 +322,45 @@ def _human(verb: str, result: dict[str, Any]) -> str:
         return (f"Encoded {result['train_tokens']:,} train and {result['val_tokens']:,} validation tokens "
                 f"({result['dtype']}) in {result['encode_seconds']} s "
                 f"({result['tokens_per_second']:,} tokens/s).{notes}")
+    if verb == "finetune" and "analysis" in result:
+        return _analysis_table(result)
+    if verb == "finetune":
+        main = (f"accuracy {result['val_accuracy']:.4f}, macro-F1 {result['val_macro_f1']:.4f}"
+                if result["val_accuracy"] is not None else
+                f"Pearson {result['val_pearson']:.4f}, Spearman {result['val_spearman']:.4f}")
+        return (f"Fine-tuned {result['task']} ({result['reason']}, {result['epochs']:g} epochs, {result['steps']} "
+                f"steps): best validation {main} at step {result['best_step']} on {result['val_examples']} "
+                f"examples; {result['truncated']} examples truncated.\nSaved to {result['model_path']}")
+    if verb == "predict":
+        where = f" to {result['out_path']}" if result["out_path"] else ""
+        metrics = result["metrics"]
+        score = ""
+        if metrics and metrics["val_accuracy"] is not None:
+            score = f"; accuracy {metrics['val_accuracy']:.4f}, macro-F1 {metrics['val_macro_f1']:.4f}"
+        elif metrics:
+            score = f"; Pearson {metrics['val_pearson']:.4f}, Spearman {metrics['val_spearman']:.4f}"
+        lines = [f"Predicted {result['rows']} rows{where}{score}."]
+        for item in result.get("predictions", [])[:10]:
+            lines.append(f"  row {item['row']}: {item.get('predicted', item.get('score'))}")
+        return "\n".join(lines)
     return "\n".join(f"{k}: {v}" for k, v in result.items() if k != "ok")
+
+
+def _analysis_table(result: dict[str, Any]) -> str:
+    """compare-scratch / sweep-layers as a plain table."""
+    metric = result["metric"]
+    if result["analysis"] == "compare-scratch":
+        lines = [f"{'seed':>6}  {'pretrained':>10}  {'scratch':>10}   ({metric})"]
+        for row in result["runs"]:
+            lines.append(f"{row['seed']:>6}  {row['pretrained']['metric']:>10.4f}  {row['scratch']['metric']:>10.4f}")
+        p, s = result["pretrained"], result["scratch"]
+        lines.append(f"{'mean':>6}  {p['mean']:>7.4f}±{p['sd']:.3f}  {s['mean']:>7.4f}±{s['sd']:.3f}")
+        lines.append(f"pretrained − scratch: {result['difference']:+.4f}")
+        return "\n".join(lines)
+    lines = [f"{'layers':>6}  {metric:>10}  {'sd':>6}"]
+    for point in result["points"]:
+        lines.append(f"{point['layers']:>6}  {point['metric']:>10.4f}  {point['sd']:>6.3f}")
+    return "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -209,6 +377,15 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
     return number
+
+
+def _column_options(sub: argparse.ArgumentParser, trained: bool = False) -> None:
+    default = "the model's" if trained else "guessed from the header"
+    sub.add_argument("--text", metavar="COL", help=f"text (premise, first sentence) column; default {default}")
+    sub.add_argument("--text-pair", metavar="COL", help=f"second text (hypothesis, second sentence); default {default}")
+    sub.add_argument("--label", metavar="COL", help=f"label / score / answer-index column; default {default}")
+    sub.add_argument("--context", metavar="COL", help="multiple choice: context column(s), joined: --context a,b")
+    sub.add_argument("--choices", metavar="COLS", help="multiple choice: a list field, or one column per answer: a,b")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a model or training setting (repeatable), e.g. --set lr=1e-3 --set n_layer=4")
     pre.add_argument("--max-steps", type=_positive_int, help="the run's total number of optimizer steps")
+    pre.add_argument("--probe", action="append", default=[], metavar="TASK:FILE",
+                     help="zero-shot probe scored at every evaluation (label-words, multiple-choice, winograd); "
+                          "repeatable")
+    pre.add_argument("--probe-limit", type=_positive_int, default=200, help="items per probe (evenly spaced)")
     pre.add_argument("--resume", metavar="RUN_ID", help="continue a run from its latest checkpoint")
     pre.add_argument("--branch", metavar="RUN_ID", help="start a new run from a checkpoint of RUN_ID")
     pre.add_argument("--branch-step", type=int, help="the checkpoint step to branch from (default: latest)")
@@ -281,6 +462,66 @@ def build_parser() -> argparse.ArgumentParser:
 
     enc = verb("encode", _cmd_encode, "Encode the corpus into token shards with the project's tokenizer.")
     enc.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+
+    fin = verb("finetune", _cmd_finetune, "Fine-tune a pretrained run (or a saved model) on labelled data with the "
+               "GPT-1 task formats; saves PROJECT/models/<name>/.")
+    fin.add_argument("--base", required=True, metavar="RUN_ID_OR_MODEL",
+                     help="a run id (latest checkpoint), RUN_ID@STEP, a saved model's name, or a folder")
+    fin.add_argument("--task", required=True, choices=["classification", "entailment", "similarity",
+                                                      "multiple-choice"])
+    fin.add_argument("--data", required=True, metavar="FILE", help="training data: .csv, .tsv or .jsonl")
+    fin.add_argument("--eval-data", metavar="FILE", help="validation data (default: a stratified share of --data)")
+    _column_options(fin)
+    fin.add_argument("--regression", action="store_true", help="similarity: predict the score (MSE) instead of a class")
+    fin.add_argument("--rename", nargs="+", action="extend", default=[], metavar="OLD=NEW",
+                     help="rename (or merge) labels before training")
+    fin.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="LABEL",
+                     help="drop rows with these labels ('' = empty labels)")
+    fin.add_argument("--aux-lm", type=float, default=0.5, metavar="λ",
+                     help="weight of the auxiliary LM loss, L = L_task + λ·L_LM (0 = off; default 0.5)")
+    fin.add_argument("--layers-transferred", type=_layers, default=None, metavar="all|K",
+                     help="pretrained blocks copied (the first K); default all")
+    fin.add_argument("--no-transfer-embeddings", action="store_true", help="start the embeddings fresh")
+    fin.add_argument("--freeze-body", action="store_true", help="train the head only (a linear probe)")
+    fin.add_argument("--epochs", type=_positive_int, default=3)
+    fin.add_argument("--lr", type=float, default=6.25e-5, help="peak learning rate (default 6.25e-5, GPT-1's)")
+    fin.add_argument("--batch-size", type=_positive_int, default=32)
+    fin.add_argument("--max-length", type=_positive_int, default=None, help="tokens per sequence (default: context)")
+    fin.add_argument("--max-examples", type=_positive_int, default=None,
+                     help="train on at most N examples (drawn at random, class shares kept)")
+    fin.add_argument("--max-eval-examples", type=_positive_int, default=None,
+                     help="evaluate on at most N examples of --eval-data")
+    fin.add_argument("--val-fraction", type=float, default=0.1, help="validation share without --eval-data")
+    fin.add_argument("--patience", type=int, default=0, help="early stopping: evaluations without improvement (0 off)")
+    fin.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    fin.add_argument("--seed", type=int, default=1337)
+    fin.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any other fine-tuning setting, e.g. --set warmup_fraction=0.1 --set eval_interval=50")
+    fin.add_argument("--name", help="folder name under models/ (default: TASK-BASE_RUN-TIMESTAMP)")
+    fin.add_argument("--compare-scratch", action="store_true",
+                     help="also fine-tune from scratch (no transferred weights) with the same steps; print the table")
+    fin.add_argument("--sweep-layers", action="store_true", help="metric against layers transferred 0..n")
+    fin.add_argument("--seeds", type=_seeds, default=None, metavar="1,2,3",
+                     help="seeds for --compare-scratch / --sweep-layers (default: --seed)")
+
+    prd = verbs.add_parser("predict", help="Predict with a fine-tuned model on a CSV/TSV/JSONL file.",
+                           description="Predict with a fine-tuned model on a CSV/TSV/JSONL file; with labels in the "
+                                       "file, metrics too.")
+    prd.add_argument("model", metavar="MODEL", help="a model folder, or a name under PROJECT/models/ with --project")
+    prd.add_argument("--project", help="the project holding MODEL (when MODEL is a name)")
+    prd.add_argument("--data", required=True, metavar="FILE")
+    prd.add_argument("--out", metavar="FILE", help="write a CSV with one probability column per label")
+    _column_options(prd, trained=True)
+    prd.add_argument("--json", action="store_true")
+    prd.add_argument("--quiet", action="store_true")
+    prd.set_defaults(handler=_cmd_predict)
+
+    from gpt_studio.cli_playground import add_verbs as add_playground_verbs  # zero-shot, fill-mask, generate
+
+    add_playground_verbs(verbs)
+    from gpt_studio.cli_interop import add_verbs as add_interop_verbs  # import-model, export-hf (issue 8)
+
+    add_interop_verbs(verbs)
 
     gui = verbs.add_parser("gui", help="Open the desktop app (what `gpt-studio` with no verb does).",
                            description="Open the desktop app, optionally with a project; without one it reopens "

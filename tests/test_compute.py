@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -8,13 +9,16 @@ from gpt_studio.engine.compute import (
     PUBLISHED_RUNS,
     activation_bytes,
     attention_flops_per_token,
+    measure_throughput,
     memory_estimate,
     mfu,
     pf_days,
     plan,
     training_flops,
 )
+from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.model import count_parameters, preset
+from gpt_studio.engine.progress import Reporter
 
 GIB = 1024**3
 
@@ -139,3 +143,29 @@ def test_invalid_plan_inputs_are_rejected(kwargs, fragment):
     args = {"tokens": 1e6, "batch_size": 4, **kwargs}
     with pytest.raises(ValueError, match=fragment):
         plan(preset("tiny-gpt"), **args)
+
+
+# ------------------------------------------------------------------------------------ measured throughput
+
+def test_measuring_times_real_training_steps_and_reports_each_one():
+    config = preset("tiny-gpt", vocab_size=256)
+    seen: list[tuple[float, float]] = []
+    reporter = Reporter(lambda done, total, _message: seen.append((done, total)), min_interval_s=0)
+    rate = measure_throughput(config, batch_size=2, device="cpu", steps=3, reporter=reporter, budget_s=60)
+    assert math.isfinite(rate) and rate > 0
+    assert seen[0] == (0, 0) and seen[-3:] == [(1, 3), (2, 3), (3, 3)]  # warm-up first, then every timed step
+    slower = measure_throughput(preset("tiny-gpt", vocab_size=256, n_layer=8, d_model=256, n_head=4),
+                                batch_size=2, device="cpu", steps=1)
+    assert slower < rate  # a model with ~30x the FLOPs per token cannot be as fast: the clock measures the work
+
+
+def test_a_cancelled_measurement_stops_before_training():
+    reporter = Reporter()
+    reporter.cancel()
+    with pytest.raises(CancelledError):
+        measure_throughput(preset("tiny-gpt", vocab_size=256), batch_size=2, device="cpu", reporter=reporter)
+
+
+def test_measuring_fp16_on_the_cpu_is_refused_as_the_trainer_refuses_it():
+    with pytest.raises(StudioError, match="fp16 training needs a CUDA GPU"):
+        measure_throughput(preset("tiny-gpt", vocab_size=256), batch_size=2, precision="fp16", device="cpu")

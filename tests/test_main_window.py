@@ -85,21 +85,37 @@ def test_the_window_has_four_panes_and_the_sidebar_and_shortcuts_switch_them(mak
     assert [a.shortcut().toString() for a in window.pane_actions.actions()] == [f"Ctrl+{i}" for i in range(1, 5)]
 
 
-def test_the_later_panes_say_what_is_coming_and_what_to_do_now(make_window, project):
-    window = make_window()
-    for index in (2, 3):  # Fine-tune and Playground come with their issues
-        page = window.pane_widget(index)
-        assert isinstance(page, ComingNextPage)
-        assert "What you can do now" in " ".join(label.text() for label in page.findChildren(main_window.QLabel))
-
-
-def test_the_corpus_and_pretrain_panes_are_the_first_two(make_window):
+def test_every_pane_is_the_real_one(make_window):
     from gpt_studio.ui.panes.corpus_pane import CorpusPane
+    from gpt_studio.ui.panes.finetune_pane import FinetunePane
+    from gpt_studio.ui.panes.playground_pane import PlaygroundPane
     from gpt_studio.ui.panes.pretrain_pane import PretrainPane
 
     window = make_window()
-    assert isinstance(window.pane_widget(0), CorpusPane)
-    assert isinstance(window.pane_widget(1), PretrainPane)
+    kinds = (CorpusPane, PretrainPane, FinetunePane, PlaygroundPane)
+    assert [type(window.pane_widget(i)) for i in range(4)] == list(kinds)
+    assert not any(isinstance(window.pane_widget(i), ComingNextPage) for i in range(4))
+
+
+def test_import_pretrained_model_needs_a_project_and_opens_its_dialog(make_window, project, qtbot):
+    from gpt_studio.ui.import_model_dialog import ImportModelDialog
+
+    window = make_window()
+    assert not window.import_model_action.isEnabled()
+    window.open_project_path(project)
+    assert window.import_model_action.isEnabled()
+    window.import_model_action.trigger()
+    dialogs = window.findChildren(ImportModelDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialogs[0].reject()
+
+
+def test_a_model_request_switches_to_the_playground(make_window, project):
+    window = make_window()
+    window.open_project_path(project)
+    assert window.current_pane() == 0
+    window.state.request_model("no-such-model")
+    assert window.current_pane() == 3
 
 
 def test_without_a_project_the_welcome_page_shows_and_panes_are_disabled(make_window):

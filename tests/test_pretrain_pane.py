@@ -3,17 +3,23 @@ engine, and tiny real runs start, pause, take a correction, stop and show up in 
 
 from __future__ import annotations
 
+import gc
+import json
+import math
 import os
 import shutil
 import time
 
+import numpy as np
 import pytest
+from PySide6.QtCore import Qt, QTimer
 
 from gpt_studio.engine.compute import PUBLISHED_RUNS
 from gpt_studio.engine.data import load_meta
 from gpt_studio.engine.model import count_parameters
 from gpt_studio.engine.project import open_project
 from gpt_studio.engine.runs import RunDir
+from gpt_studio.engine.trainer_config import EndEvent, EvalEvent, StepEvent, event_record
 from gpt_studio.ui.panes import pretrain_pane
 from gpt_studio.ui.panes.pretrain_pane import PretrainPane
 from gpt_studio.ui.state import AppState
@@ -106,6 +112,53 @@ def test_the_planner_shows_published_runs_and_counts_parameters_like_the_engine(
     assert pane.planner.chart.pf_days == pytest.approx(pane.planner.plan.pf_days)
 
 
+def test_measure_times_the_configured_model_on_a_worker_and_the_planner_estimates_the_wall_time(qtbot, pane):
+    fill(pane, batch_size=4, max_steps=500)
+    qtbot.waitUntil(lambda: pane.planner.is_settled and pane.planner.plan is not None)
+    assert pane.planner.values["wall"].text() == "Measure to estimate"
+    with qtbot.waitSignal(pane.planner.measured, timeout=RUN_MS) as measured:
+        pane.planner.measure_button.click()
+        assert pane.planner.job_bar.is_running and not pane.planner.measure_button.isEnabled()  # GUI not blocked
+    rate = measured.args[0]
+    assert rate > 0 and pane.planner.plan.tokens_per_second == rate
+    assert pane.planner.values["throughput"].text().endswith("tokens/s (measured)")
+    assert pane.planner.plan.wall_seconds == pytest.approx(500 * 4 * 64 / rate)
+
+
+def test_opening_a_100k_step_run_keeps_the_window_responsive_and_shows_every_point(qtbot, pane, project):
+    """A long run's metrics are read off the GUI thread: a 10 ms timer stays on time while they arrive."""
+    run = RunDir(project.runs_dir / "20200101-000000-gpt-long")
+    n = 100_000
+    run.checkpoints_dir.mkdir(parents=True)
+    run.write({"run_id": run.run_id, "status": "completed", "preset": "tiny-gpt", "max_steps": n,
+               "train": {"max_steps": n, "batch_size": 4, "grad_accum": 1}})
+    lines = []
+    for i in range(1, n + 1):
+        lines.append(json.dumps(event_record(StepEvent(i, 2 + 5 / math.sqrt(i), 1e-3, 0.5, 256 * i, 9e3, 0.02 * i))))
+        if i % 1000 == 0:
+            lines.append(json.dumps(event_record(EvalEvent(i, 2 + 5 / math.sqrt(i), 9.0, None, 256 * i))))
+    lines.append(json.dumps(event_record(EndEvent(n, "completed", {"steps": n}))))
+    run.metrics_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pane.show()  # a visible monitor redraws as points arrive: part of what has to stay smooth
+    del lines
+    gc.collect()  # the garbage of writing the file is not the loader's: a full collection takes ~0.2 s here
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    qtbot.wait(50)
+    with qtbot.waitSignal(pane.run_opened, timeout=RUN_MS):
+        pane.open_run(run.run_id)
+    qtbot.waitUntil(lambda: not pane.monitor.redraw_pending, timeout=RUN_MS)
+    timer.stop()
+    lateness = float(np.max(np.diff(ticks))) - 0.010
+    assert pane.monitor.step_count == n and pane.monitor._evals.n == n // 1000
+    assert pane.monitor.buffer("step")[-1] == n and "Showing 20200101-000000-gpt-long" in pane.controls.status.text()
+    assert lateness < 0.200, f"the event loop stalled for {lateness * 1000:.0f} ms while the run opened"
+
+
 def test_a_tiny_run_started_from_the_pane_completes_and_its_curves_reopen(qtbot, pane, project, errors):
     with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS) as finished:
         start_tiny_run(qtbot, pane)
@@ -117,7 +170,8 @@ def test_a_tiny_run_started_from_the_pane_completes_and_its_curves_reopen(qtbot,
     assert row is not None and row.status == "completed" and row.steps == 12 and row.preset == "tiny-gpt"
     pane.monitor.begin_run("other", 10)  # forget the live curve, then reopen the run from disk
     pane.runs.select(run_id)
-    pane.runs.open_button.click()
+    with qtbot.waitSignal(pane.run_opened, timeout=RUN_MS):
+        pane.runs.open_button.click()
     assert pane.monitor.step_count == 12
 
     assert pane.controls.branch_button.isEnabled()
@@ -246,5 +300,40 @@ def test_a_bert_run_shows_fill_mask_probes_in_the_samples_tab(qtbot, pane, error
     with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS) as finished:
         start_tiny_run(qtbot, pane, max_steps=6, eval_interval=3)
     assert finished.args[0]["reason"] == "completed" and errors == []
-    qtbot.waitUntil(lambda: "[MASK] 1 (was" in pane.monitor.samples_view.toPlainText(), timeout=5000)
-    assert "— step 6 —" in pane.monitor.samples_view.toPlainText()
+    qtbot.waitUntil(lambda: "— step 6 —" in pane.monitor.samples_view.toPlainText(), timeout=5000)
+    assert "[MASK] 1 (was" in pane.monitor.samples_view.toPlainText()
+
+
+def test_zero_shot_probes_from_the_form_are_plotted_against_the_steps(qtbot, pane, errors, sentiment_csv):
+    from gpt_studio.ui.widgets.monitor_view import PROBE_TAB
+
+    pane.show()
+    pane.form.fields["probes"].editor.setText("label-words:/no/such/file.csv")
+    assert not pane.controls.start_button.isEnabled() and "not a file" in pane.form.reason
+    pane.form.fields["probes"].editor.setText(f"label-words:{sentiment_csv}")
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS) as finished:
+        start_tiny_run(qtbot, pane, max_steps=6, eval_interval=3)
+    assert finished.args[0]["reason"] == "completed" and errors == []
+    probe = pane.monitor._probes["label-words: sentiment.csv"]
+    assert probe.steps == [0, 3, 6] and all(0 <= a <= 1 for a in probe.accuracy) and probe.chance == 0.5
+    pane.monitor.tabs.setCurrentIndex(PROBE_TAB)
+    pane.monitor.redraw(force=True)
+    assert len(probe.curve.getData()[1]) == 3 and pane.monitor.chance_line.isVisible()
+    assert "zero-shot label-words: sentiment.csv" in pane.monitor.log_view.toPlainText()
+
+
+def test_the_runs_list_exports_a_run_to_the_hugging_face_format(qtbot, pane, errors, tmp_path):
+    from gpt_studio.ui.export_dialog import ExportDialog
+
+    assert not pane.runs.export_button.isEnabled()
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS):
+        start_tiny_run(qtbot, pane, max_steps=4)
+    pane.runs.refresh()
+    pane.runs.select(pane.run_id)
+    assert pane.runs.export_button.isEnabled()
+    pane.runs.export_button.click()
+    dialog = pane.runs.findChildren(ExportDialog)[0]
+    dialog.out_edit.setText(str(tmp_path / "hf"))
+    with qtbot.waitSignal(dialog.exported, timeout=60_000) as exported:
+        dialog.action_button.click()
+    assert (exported.args[0] / "config.json").is_file()

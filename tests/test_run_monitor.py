@@ -20,11 +20,13 @@ from gpt_studio.engine.trainer_config import (
     EvalEvent,
     SampleEvent,
     StepEvent,
+    event_from_record,
     event_record,
 )
 from gpt_studio.ui.widgets.monitor_data import Smoother
 from gpt_studio.ui.widgets.run_monitor import RunMonitor
-from gpt_studio.workers.follow import MetricsFollower, event_from_record
+from gpt_studio.workers.follow import MetricsFollower
+from gpt_studio.workers.history import HistoryLoader, StepBlock, event_count, expand
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +72,24 @@ def test_the_incremental_smoother_matches_a_plain_loop():
         m = 0.99 * m + 0.01 * value
         want.append(m / (1 - 0.99**t))
     assert np.allclose(got, want)
+
+
+def test_the_log_scale_perplexity_plot_is_ranged_to_its_curves(monitor):
+    monitor.begin_run("r", vocab_size=2000)
+    monitor.add_eval(evaluation(0, 7.6))
+    monitor.add_steps(steps(1, 100, loss=lambda i: 7.6 - 0.02 * i))
+    monitor.redraw(force=True)
+    low, high = monitor.tab_plots[0].getPlotItem().vb.viewRange()[1]  # log10 units on a log axis
+    assert low <= math.log10(math.exp(6.0)) and high >= math.log10(math.exp(7.6))  # not log10 of those (~0.4)
+
+
+def test_the_pointer_readout_is_elided_not_cut_and_keeps_its_whole_text(monitor, qtbot):
+    monitor.resize(400, 500)
+    monitor.show()
+    qtbot.waitExposed(monitor)
+    monitor.readout.setText("step 42 · " + "loss 2.5000 · " * 20)
+    assert monitor.smoothing.width() > 3 * monitor.smoothing.height()  # never a squeezed square
+    assert monitor.readout.text().endswith("loss 2.5000 · ") and monitor.readout.toolTip() == monitor.readout.text()
 
 
 def test_a_loss_spike_gets_a_red_dot(monitor):
@@ -250,7 +270,69 @@ def test_load_all_returns_every_event_with_samples_after_their_evaluation(tmp_pa
     events = MetricsFollower(tmp_path).load_all()
     assert [(e.kind, e.step) for e in events] == [("eval", 0), ("sample", 0), ("step", 1), ("step", 2), ("eval", 2),
                                                   ("checkpoint", 2), ("sample", 2), ("step", 3), ("end", 3)]
-    assert event_from_record({"kind": "step", "step": 1}) is None and event_from_record({"kind": "x"}) is None
+
+
+@pytest.mark.parametrize("event", [
+    StepEvent(3, 2.5, 1e-3, 0.7, 1536, 9000.0, 1.25), EvalEvent(2, 3.0, math.exp(3.0), None, 1024),
+    SampleEvent(2, "ROMEO:\nBut soft"), CheckpointEvent(2, "/runs/r/checkpoints/step-2"),
+    CorrectionEvent(3, {"lr_scale": 0.5, "grad_clip": 0.5}), ErrorEvent(4, "nan", "The loss is NaN; lower the rate."),
+    EndEvent(4, "error", {"steps": 4, "best_val_loss": 3.0}),
+], ids=lambda event: event.kind)
+def test_every_event_comes_back_from_its_metrics_record(event):
+    assert event_from_record(json.loads(json.dumps(event_record(event)))) == event
+
+
+def test_a_record_from_a_newer_writer_reads_and_a_broken_one_is_refused_by_name():
+    record = {**event_record(CheckpointEvent(5, "/c")), "sha256": "ab12"}  # a field this version does not know
+    assert event_from_record(record) == CheckpointEvent(5, "/c")
+    with pytest.raises(ValueError, match="lacks loss, lr"):
+        event_from_record({"kind": "step", "step": 1})
+    with pytest.raises(ValueError, match="unknown event kind 'x'"):
+        event_from_record({"kind": "x"})
+    with pytest.raises(ValueError, match="JSON object"):
+        event_from_record([1, 2])  # type: ignore[arg-type]
+
+
+def test_a_history_loads_in_chunks_off_the_gui_thread_and_following_goes_on_from_its_end(qtbot, tmp_path):
+    write(tmp_path / "metrics.jsonl", [evaluation(0), *steps(1, 2500), evaluation(2500), *steps(2501, 5000)])
+    write(tmp_path / "samples.jsonl", [SampleEvent(0, "a"), SampleEvent(2500, "b")])
+    torn = json.dumps(event_record(steps(5001, 5001)[0]))
+    with open(tmp_path / "metrics.jsonl", "a") as handle:
+        handle.write(torn[:30])  # the trainer is mid-line: not part of the history yet
+    expected = MetricsFollower(tmp_path).load_all()
+    follower = MetricsFollower(tmp_path)
+    loader = follower.history_loader(chunk_events=1000)
+    loader._inline_bytes = 0  # this small file would be read at once; the test is of the reader thread
+    chunks = []
+    loader.chunk_loaded.connect(lambda chunk: chunks.append(chunk))
+    with qtbot.waitSignal(loader.loaded, timeout=30_000) as loaded:
+        loader.start()
+    assert loaded.args == [len(expected)] and expand(item for chunk in chunks for item in chunk) == expected
+    assert [event_count(chunk) for chunk in chunks] == [1000] * 5 + [4]
+    assert [type(item) for item in chunks[1]] == [StepBlock]  # 1000 steps travel as one array, not 1000 objects
+    with open(tmp_path / "metrics.jsonl", "a") as handle:  # the torn line completes: following takes it from there
+        handle.write(torn[30:] + "\n")
+    got = []
+    follower.steps_logged.connect(lambda events: got.extend(e.step for e in events))
+    follower.poll()
+    assert got == [5001]
+
+
+def test_cancelling_a_history_load_stops_the_reader_and_hands_over_nothing_more(qtbot, tmp_path):
+    write(tmp_path / "metrics.jsonl", steps(1, 20_000))
+    loader = HistoryLoader(tmp_path, chunk_events=500, inline_bytes=0)
+    chunks = []
+
+    def take_one_then_cancel(chunk):
+        chunks.append(chunk)
+        loader.cancel()
+
+    loader.chunk_loaded.connect(take_one_then_cancel)
+    loader.start()
+    qtbot.waitUntil(lambda: bool(chunks), timeout=30_000)
+    assert loader.wait(10_000) and not loader.is_loading
+    qtbot.wait(50)  # anything still queued arrives now, and must be dropped
+    assert len(chunks) == 1 and not loader.done
 
 
 def test_a_run_trained_by_another_process_appears_live_in_the_monitor(qtbot, monitor, shakespeare_project):

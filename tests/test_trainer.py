@@ -294,3 +294,27 @@ def test_tensorboard_event_files_mirror_the_metrics(shakespeare_project):
     assert losses[-1].value == pytest.approx(records[-1]["loss"], rel=1e-6)
     assert [e.step for e in events.Scalars("val/loss")] == [0, 3, 6]
     assert "samples/text_summary" in events.Tags()["tensors"]
+
+
+def test_zero_shot_probes_are_scored_at_every_evaluation(shakespeare_project, sentiment_csv):
+    copa = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "copa" / "copa_dev.jsonl"
+    probes = [{"task": "label-words", "data": str(sentiment_csv), "limit": 16, "name": "sentiment"},
+              {"task": "multiple-choice", "data": str(copa), "limit": 8}]
+    summary = pretrain(shakespeare_project, preset_name="tiny-gpt", max_steps=4,
+                       settings={**FAST, "eval_interval": 2, "probes": probes})
+    records = [r for r in read_jsonl(find_run(shakespeare_project, summary["run_id"]).metrics_file)
+               if r["kind"] == "probe"]
+    assert [(r["step"], r["name"]) for r in records] == [
+        (0, "sentiment"), (0, "multiple-choice: copa_dev.jsonl"), (2, "sentiment"),
+        (2, "multiple-choice: copa_dev.jsonl"), (4, "sentiment"), (4, "multiple-choice: copa_dev.jsonl")]
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["chance"] == pytest.approx(0.5) for r in records)
+    assert [r["n"] for r in records[:2]] == [16, 8]
+
+
+def test_a_probe_with_a_bad_file_or_task_is_refused_before_training(shakespeare_project, tmp_path):
+    with pytest.raises(StudioError, match="task"):
+        new_run(shakespeare_project, "tiny-gpt", {"probes": [{"task": "guess", "data": "x.csv"}]})
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(StudioError, match="nope.csv"):
+        pretrain(shakespeare_project, preset_name="tiny-gpt", max_steps=2,
+                 settings={**FAST, "probes": [{"task": "label-words", "data": str(missing)}]})

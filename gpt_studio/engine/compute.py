@@ -9,16 +9,20 @@ Formulas (all approximations, stated where used):
   16-bit activations (s sequence, b batch, h d_model, a heads); doubled for fp32.
 * Model FLOPs utilisation MFU = 6·N·tokens_per_second / peak_flops (PaLM, Chowdhery et al. 2022).
 * Compute-optimal data (Hoffmann et al. 2022, "Chinchilla"): about 20 tokens per parameter.
+
+Wall time needs a throughput only the machine can tell: :func:`measure_throughput` times a few training steps.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from gpt_studio.engine.model import ModelConfig, count_parameters
+from gpt_studio.engine.progress import Reporter
 
 SECONDS_PER_DAY = 86_400
 PF_DAY = 1e15 * SECONDS_PER_DAY  # FLOPs in one petaflop/s-day
@@ -27,6 +31,8 @@ FIT_FRACTION = 0.9  # a plan "fits" below 90% of device memory: the runtime and 
 ACTIVATION_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}  # bytes per activation value (autocast)
 MASTER_BYTES = 4  # weights and gradients stay fp32 under autocast mixed precision
 ADAM_BYTES = 8  # two fp32 moments per parameter
+MEASURE_STEPS = 5  # timed steps after one untimed warm-up step
+MEASURE_BUDGET_S = 20.0  # stop timing early on a slow machine: a few steps already tell the rate
 
 
 def training_flops(n_params: float, tokens: float, attention_flops_per_token: float = 0.0) -> float:
@@ -227,3 +233,51 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
     PublishedRun(name="GPT-3 Small", params=125e6, tokens=300e9, pf_days=2.6, source=_GPT3_TABLE),
     PublishedRun(name="GPT-3 175B", params=174.6e9, tokens=300e9, pf_days=3640.0, source=_GPT3_TABLE),
 )
+
+
+def measure_throughput(config: ModelConfig, *, batch_size: int, precision: str = "fp32", device: str = "auto",
+                       steps: int = MEASURE_STEPS, reporter: Reporter | None = None, seed: int = 1337,
+                       budget_s: float = MEASURE_BUDGET_S) -> float:
+    """Training tokens per second of ``config`` at this micro-batch, precision and device, from a few timed steps.
+
+    One untimed step first (it allocates memory and picks kernels), then up to ``steps`` AdamW steps on random
+    tokens, stopping early once ``budget_s`` has passed after at least one. It is a plain training step, not
+    the trainer's (no data loading, accumulation or evaluation), so it is an upper bound that is close for the
+    compute-bound models a wall-time estimate matters for. ``reporter`` shows progress and can cancel between
+    steps (CancelledError). A device or precision this machine lacks raises StudioError, as the trainer would.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from gpt_studio.engine import devices
+    from gpt_studio.engine.model import Transformer
+
+    _check_positive(batch_size=batch_size, steps=steps)
+    reporter = reporter or Reporter()
+    target = devices.resolve_device(device)
+    devices.check_precision(target, precision)
+    torch.manual_seed(seed)
+    model = Transformer(config).to(target)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=6e-4)
+    head = model.lm_logits if config.causal else model.mlm_logits
+    idx = torch.randint(0, config.vocab_size, (batch_size, config.context_length), device=target)  # (B, T)
+
+    def step() -> None:
+        with devices.autocast_context(target, precision):
+            logits = head(model(idx))  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), idx.flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        float(loss.detach())  # waits for the device, so the clock measures the work
+
+    reporter.progress(0, 0, "Warming up (the first step allocates memory)…", force=True)
+    reporter.check()
+    step()
+    done, started = 0, time.perf_counter()
+    while done < steps and (done == 0 or time.perf_counter() - started < budget_s):
+        reporter.check()
+        step()
+        done += 1
+        reporter.progress(done, steps, f"Timing step {done} of {steps}")
+    return done * idx.numel() / (time.perf_counter() - started)

@@ -146,6 +146,43 @@ def _causal_bias(T: int, dtype: torch.dtype) -> torch.Tensor:
     return torch.full((T, T), float("-inf"), dtype=dtype).triu_(1)
 
 
+class KVCache:
+    """Keys and values of the positions a causal model has already processed, one buffer pair per block.
+
+    Generation feeds one new token per forward pass; without a cache every pass recomputes the keys and
+    values of the whole window. Buffers are allocated once at the model's context length (on the first
+    write, so they take the activations' device and dtype) and filled in place instead of concatenated.
+    """
+
+    def __init__(self, n_layer: int, capacity: int) -> None:
+        self.n_layer = n_layer
+        self.capacity = capacity  # the model's context_length: positions beyond it have no embedding
+        self.length = 0  # positions filled so far (the same in every layer once a forward pass ends)
+        self._keys: list[torch.Tensor | None] = [None] * n_layer  # (B, H, capacity, hs) each
+        self._values: list[torch.Tensor | None] = [None] * n_layer
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new positions' keys and values (B, H, T, hs); return everything cached, new ones included."""
+        keys, values = self._keys[layer], self._values[layer]
+        if keys is None or keys.shape[0] != k.shape[0] or keys.dtype != k.dtype or keys.device != k.device:
+            shape = (*k.shape[:2], self.capacity, k.shape[3])
+            keys = self._keys[layer] = k.new_zeros(shape)
+            values = self._values[layer] = v.new_zeros(shape)
+        assert values is not None
+        end = self.length + k.size(2)
+        keys[:, :, self.length:end] = k
+        values[:, :, self.length:end] = v
+        return keys[:, :, :end], values[:, :, :end]
+
+    def advance(self, count: int) -> None:
+        """Mark ``count`` more positions as filled (called once per forward pass, after every block)."""
+        self.length += count
+
+    def reset(self) -> None:
+        """Forget every position (to re-fill with a slid window); the buffers are reused."""
+        self.length = 0
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a fused qkv projection, via ``scaled_dot_product_attention``."""
 
@@ -156,8 +193,14 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool) -> torch.Tensor:
-        """Attend over the sequence; ``mask`` (B, 1, T, T) bool is True where attention is allowed."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """Attend over the sequence; ``mask`` (B, 1, T, T) bool is True where attention is allowed.
+
+        With a ``cache`` (generation), x holds only the new positions; they attend to the cached keys too.
+        """
+        if cache is not None:
+            return self._forward_cached(x, cache, layer)
         B, T, C = x.shape
         hs = C // self.n_head
         if self._short_causal_path(x, mask, is_causal):
@@ -170,6 +213,24 @@ class SelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
         )  # (B, H, T, C/H)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+    def _forward_cached(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
+        """Causal attention of T new positions over the ``cache.length`` cached ones plus themselves."""
+        B, T, C = x.shape
+        hs = C // self.n_head
+        q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # 3 x (B, H, T, hs)
+        keys, values = cache.append(layer, k, v)  # 2 x (B, H, start + T, hs)
+        start = keys.size(2) - T
+        if T == 1:  # the usual decoding step: one query sees every key, no mask at all
+            mask, is_causal = None, False
+        elif start == 0:  # the prompt (pre-fill): plain causal attention
+            mask, is_causal = None, True
+        else:  # several new tokens after cached ones: query i sees keys up to start + i
+            mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            is_causal = False
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, is_causal=is_causal)  # (B, H, T, hs)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
     def _short_causal_path(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool) -> bool:
@@ -205,12 +266,13 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         """Apply attention then the MLP, each with a residual connection."""
         if self.prenorm:
-            x = x + self.drop(self.attn(self.ln_1(x), mask, is_causal))
+            x = x + self.drop(self.attn(self.ln_1(x), mask, is_causal, cache, layer))
             return x + self.drop(self.mlp(self.ln_2(x)))
-        x = self.ln_1(x + self.drop(self.attn(x, mask, is_causal)))
+        x = self.ln_1(x + self.drop(self.attn(x, mask, is_causal, cache, layer)))
         return self.ln_2(x + self.drop(self.mlp(x)))
 
 
@@ -271,15 +333,21 @@ class Transformer(nn.Module):
         idx: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        past_key_values: KVCache | None = None,
     ) -> torch.Tensor:
-        """Run token ids (B, T) through the network and return the final hidden states (B, T, C)."""
+        """Run token ids (B, T) through the network and return the final hidden states (B, T, C).
+
+        With ``past_key_values`` (causal models, for generation) ``idx`` holds only the tokens that follow
+        the cached ones: they take the next positions, attend to the cache, and are appended to it.
+        """
         B, T = idx.shape
-        if T > self.config.context_length:
+        start = self._check_cache(past_key_values, attention_mask, T)
+        if start + T > self.config.context_length:
             raise ValueError(
-                f"Sequence of {T} tokens is longer than the model's context_length "
+                f"Sequence of {start + T} tokens is longer than the model's context_length "
                 f"({self.config.context_length}); crop it or use a model with a longer context."
             )
-        pos = torch.arange(T, device=idx.device)  # (T,)
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         h = self.wte(idx) + self.wpe(pos)  # (B, T, C): h0 = U·We + Wp
         if self.wtt is not None:
             if token_type_ids is None:
@@ -291,9 +359,28 @@ class Transformer(nn.Module):
             h = self.ln_emb(h)
         h = self.drop(h)
         mask, is_causal = self._attention_mask(attention_mask, T)
-        for block in self.blocks:
-            h = block(h, mask, is_causal)  # (B, T, C)
+        for layer, block in enumerate(self.blocks):
+            h = block(h, mask, is_causal, past_key_values, layer)  # (B, T, C)
+        if past_key_values is not None:
+            past_key_values.advance(T)
         return self.ln_f(h) if self.ln_f is not None else h
+
+    def _check_cache(self, cache: KVCache | None, attention_mask: torch.Tensor | None, T: int) -> int:
+        """The position of the first new token: the cache's length, or 0 without a cache."""
+        if cache is None:
+            return 0
+        if not self.config.causal:
+            raise ValueError("A key/value cache is for causal (GPT-style) generation; this is a bidirectional encoder.")
+        if attention_mask is not None:
+            raise ValueError("past_key_values and attention_mask cannot be combined; the cache is for one "
+                             "unpadded sequence per row.")
+        if cache.n_layer != self.config.n_layer or cache.capacity != self.config.context_length:
+            raise ValueError("This key/value cache was made for another model; create one with new_kv_cache().")
+        return cache.length
+
+    def new_kv_cache(self) -> KVCache:
+        """An empty key/value cache sized for this model's context (buffers appear on first use)."""
+        return KVCache(self.config.n_layer, self.config.context_length)
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Next-token logits (B, T, V) through the output layer tied to the token embedding: h·Weᵀ."""

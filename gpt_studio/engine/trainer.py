@@ -39,11 +39,13 @@ from gpt_studio.engine.trainer_config import (
     ErrorEvent,
     EvalEvent,
     Event,
+    ProbeEvent,
     SampleEvent,
     Schedule,
     StepEvent,
     TrainConfig,
     event_record,
+    probe_name,
 )
 
 Listener = Callable[[Event], None]
@@ -201,6 +203,7 @@ class Trainer:
         self.sampler = self._make_sampler(self.train_shard, cfg.seed, self.dist.rank, self.dist.world_size)
         self.mask_generator = torch.Generator().manual_seed(cfg.seed * 7919 + self.dist.rank)
         self.schedule = Schedule.from_config(cfg)
+        self.probes = self._load_probes() if self.dist.is_main else []
         self.step, self.tokens_seen = 0, 0
         self.best_val_loss, self.best_step = math.inf, -1
         self.train_seconds = 0.0
@@ -378,6 +381,24 @@ class Trainer:
                 return doc
         return np.asarray(self.val_shard.tokens[:64])
 
+    def _load_probes(self) -> list[tuple[dict[str, Any], list[Any]]]:
+        """Read each zero-shot probe's items once, before training, so a bad file fails the start, not step N."""
+        from gpt_studio.engine.zero_shot_data import load_zero_shot_items
+
+        return [(probe, load_zero_shot_items(probe["data"], probe["task"], options=probe.get("options"),
+                                             limit=int(probe.get("limit", 200))))
+                for probe in self.config.probes]
+
+    def _run_probes(self) -> None:
+        """Zero-shot accuracy on every probe with the weights as they are now (main process only)."""
+        from gpt_studio.engine.zero_shot_data import score_zero_shot_items
+
+        for probe, items in self.probes:
+            with self.autocast:
+                report = score_zero_shot_items(self.model, self.tokenizer, items, probe["task"])
+            self._emit(ProbeEvent(self.step, probe_name(probe), probe["task"], report.accuracy, report.chance,
+                                  report.n))
+
     def _evaluate_and_sample(self) -> EvalEvent:
         event = self.evaluate()
         if event.val_loss < self.best_val_loss:
@@ -386,6 +407,7 @@ class Trainer:
         sample = self.sample() if self.dist.is_main else None
         if sample is not None:
             self._emit(sample)
+        self._run_probes()
         return event
 
     # -------------------------------------------------------------------------------------- the loop

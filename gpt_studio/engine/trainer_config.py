@@ -7,12 +7,32 @@ configuration without importing torch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+PROBE_TASKS = ("label-words", "multiple-choice", "winograd")  # engine/zero_shot_data.ZERO_SHOT_TASKS
+
+
+def check_probe(probe: dict[str, Any]) -> None:
+    """A zero-shot probe names a task, a data file and optionally a name, a limit and task options."""
+    if not isinstance(probe, dict) or probe.get("task") not in PROBE_TASKS or not probe.get("data"):
+        raise ValueError(f"A probe needs a task ({', '.join(PROBE_TASKS)}) and a data file, e.g. "
+                         f'{{"task": "label-words", "data": "sentiment.csv"}}; got {probe!r}.')
+    unknown = sorted(set(probe) - {"task", "data", "name", "limit", "options"})
+    if unknown:
+        raise ValueError(f"Unknown probe field(s) {', '.join(unknown)}; probes take task, data, name, limit, options.")
+    if int(probe.get("limit", 200)) < 1:
+        raise ValueError("A probe's limit must be 1 or more items.")
+
+
+def probe_name(probe: dict[str, Any]) -> str:
+    """What the monitor calls a probe: its name, else task and file name."""
+    return str(probe.get("name") or f"{probe['task']}: {str(probe['data']).replace(chr(92), '/').rsplit('/', 1)[-1]}")
 
 
 @dataclass(kw_only=True)
@@ -44,6 +64,9 @@ class TrainConfig:
     nsp: bool | None = None  # BERT: next-sentence prediction; None = when the model has an NSP head
     threads: int = 0  # CPU threads for torch; 0 = torch's default
     tensorboard: bool = False  # also write TensorBoard event files to runs/<id>/tensorboard (optional extra)
+    # zero-shot probes scored at every evaluation: [{"task": "label-words", "data": "/path.csv", "limit": 200,
+    # "name": "sentiment", "options": {...}}]; see engine/zero_shot_data.py for tasks, files and options
+    probes: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "grad_accum", "max_steps", "eval_interval", "eval_batches", "checkpoint_interval",
@@ -63,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"device must be one of {', '.join(DEVICES)} or cuda:N, not {self.device!r}.")
         if self.grad_clip < 0 or not 0 < self.mlm_probability < 1:
             raise ValueError("grad_clip must be ≥ 0 and mlm_probability between 0 and 1.")
+        for probe in self.probes:
+            check_probe(probe)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -200,6 +225,19 @@ class SampleEvent:
 
 
 @dataclass(frozen=True)
+class ProbeEvent:
+    """Zero-shot accuracy of the model on a probe task at an evaluation (GPT-1's Figure 2, right)."""
+
+    step: int
+    name: str
+    task: str
+    accuracy: float
+    chance: float
+    n: int
+    kind: str = "probe"
+
+
+@dataclass(frozen=True)
 class CheckpointEvent:
     """A checkpoint was written."""
 
@@ -237,9 +275,33 @@ class EndEvent:
     kind: str = "end"
 
 
-Event = StepEvent | EvalEvent | SampleEvent | CheckpointEvent | CorrectionEvent | ErrorEvent | EndEvent
+Event = (StepEvent | EvalEvent | SampleEvent | ProbeEvent | CheckpointEvent | CorrectionEvent | ErrorEvent
+         | EndEvent)
+
+
+EVENT_TYPES: dict[str, type] = {cls.kind: cls for cls in (  # each class's default ``kind`` names it
+    StepEvent, EvalEvent, SampleEvent, ProbeEvent, CheckpointEvent, CorrectionEvent, ErrorEvent, EndEvent)}
 
 
 def event_record(event: Event) -> dict[str, Any]:
     """The metrics.jsonl form of an event."""
     return asdict(event)
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """The event a metrics.jsonl (or samples.jsonl) record stands for: the inverse of :func:`event_record`.
+
+    Fields this version does not know are ignored, so runs written by a newer version still open; an unknown
+    ``kind`` or a missing field raises ValueError naming it (the reader decides whether to skip the line).
+    """
+    if not isinstance(record, dict):
+        raise ValueError(f"an event record is a JSON object, not {type(record).__name__}.")
+    kind = record.get("kind")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_TYPES)}.")
+    names = {f.name for f in fields(cls)}
+    missing = [f.name for f in fields(cls) if f.name not in record and f.default is MISSING]
+    if missing:
+        raise ValueError(f"a {kind!r} record lacks {', '.join(missing)}.")
+    return cls(**{k: v for k, v in record.items() if k in names})

@@ -42,6 +42,8 @@ from gpt_studio.workers import Job, running_jobs
 
 CORPUS_MODULE = "gpt_studio.ui.panes.corpus_pane"
 PRETRAIN_MODULE = "gpt_studio.ui.panes.pretrain_pane"
+FINETUNE_MODULE = "gpt_studio.ui.panes.finetune_pane"
+PLAYGROUND_MODULE = "gpt_studio.ui.panes.playground_pane"
 WARM_UP_DELAY_MS = 300  # let the window paint before torch's import competes for the GIL
 
 
@@ -67,6 +69,28 @@ def _pretrain_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
     return PretrainPane(state, parent)
 
 
+def _finetune_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
+    """The real Fine-tune pane when its module exists (built in parallel), else its placeholder."""
+    try:
+        from gpt_studio.ui.panes.finetune_pane import FinetunePane
+    except ModuleNotFoundError as exc:
+        if exc.name != FINETUNE_MODULE:
+            raise
+        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
+    return FinetunePane(state, parent)
+
+
+def _playground_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
+    """The real Playground pane when its module exists (built in parallel), else its placeholder."""
+    try:
+        from gpt_studio.ui.panes.playground_pane import PlaygroundPane
+    except ModuleNotFoundError as exc:
+        if exc.name != PLAYGROUND_MODULE:
+            raise
+        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
+    return PlaygroundPane(state, parent)
+
+
 def _pane(index: int, state: AppState, parent: QWidget) -> QWidget:
     """Build pane ``index``; a pane that fails to build becomes a page saying so, not a dead window."""
     spec = PANES[index]
@@ -76,6 +100,10 @@ def _pane(index: int, state: AppState, parent: QWidget) -> QWidget:
             return _corpus_pane(state, spec, parent)
         if index == 1:
             return _pretrain_pane(state, spec, parent)
+        if index == 2:
+            return _finetune_pane(state, spec, parent)
+        if index == 3:
+            return _playground_pane(state, spec, parent)
     except Exception as exc:  # noqa: BLE001 - one broken pane must not stop the app from starting
         traceback.print_exc()
         return ComingNextPage(title, f"This pane could not be loaded: {exc}",
@@ -101,6 +129,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self.state.project_changed.connect(self._on_project_changed)
+        self.state.model_requested.connect(lambda _spec: self.show_pane(3))  # the Playground pane opens it
         self._on_project_changed(self.state.project)
         self._default_size()
         self._closed = False
@@ -183,6 +212,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Open project…", self.choose_open_project, QKeySequence.StandardKey.Open))
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.import_model_action = self._action("&Import pretrained model…", self.choose_import_model)
+        self.import_model_action.setEnabled(False)
+        file_menu.addAction(self.import_model_action)
         file_menu.addSeparator()
         self.close_project_action = self._action("&Close project", self.close_project, QKeySequence.StandardKey.Close)
         file_menu.addAction(self.close_project_action)
@@ -313,11 +345,23 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.name} — GPT Studio" if project else "GPT Studio")
         self.project_label.setText(f"Project: {project.root}" if project else "No project open")
         self.close_project_action.setEnabled(project is not None)
+        self.import_model_action.setEnabled(project is not None)
         for action in self.pane_actions.actions():
             action.setEnabled(project is not None)
         if project is not None and self.sidebar.currentRow() < 0:
             self.show_pane(0)
         self._refresh_recent()
+
+    @Slot()
+    def choose_import_model(self) -> None:
+        """File › Import pretrained model…: a local Hugging Face GPT-2/BERT folder into the project's models/."""
+        if self.state.project is None:
+            return
+        from gpt_studio.ui.import_model_dialog import ImportModelDialog
+
+        dialog = ImportModelDialog(self.state.project, self)
+        dialog.imported.connect(lambda _path: self.state.notify_changed("models"))
+        dialog.open()
 
     # -------------------------------------------------------------------------------------------- panes
 

@@ -19,6 +19,7 @@ class AppState(QObject):
     project_changed = Signal(object)  # Project | None
     part_changed = Signal(str)  # one of PARTS: e.g. "tokenizer" after a training finished
     sample_requested = Signal()  # someone (the welcome page) asked for the sample corpus; the Corpus pane acts
+    model_requested = Signal(str)  # a model spec to open in the Playground (e.g. after fine-tuning)
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +40,10 @@ class AppState(QObject):
         if part not in PARTS:
             raise ValueError(f"unknown project part {part!r}")
         self.part_changed.emit(part)
+
+    def request_model(self, spec: str) -> None:
+        """Ask for a model (run id, saved-model name or folder) to be opened in the Playground."""
+        self.model_requested.emit(spec)
 
     def request_sample(self) -> None:
         """Ask for the offline sample corpus to be built (the Corpus pane listens and runs it)."""

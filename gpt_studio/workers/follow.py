@@ -1,88 +1,37 @@
-"""Follow a run's metrics.jsonl (and samples.jsonl) as another process appends to it, or load it at once.
+"""Follow a run's metrics.jsonl (and samples.jsonl) as another process appends to it.
 
-This is how the app watches a run it did not start (``gpt-studio pretrain`` in a terminal, ``torchrun``) and
-opens past runs. A GUI-thread QTimer polls the files; each poll reads only the bytes appended since the
-last one and parses the complete lines (a torn last line waits for the next poll). The trainer rewrites
-metrics.jsonl atomically on resume (records after the resumed checkpoint are dropped): a new inode, a
-smaller file or an unreadable line makes the follower read from the start again and emit ``reset()`` first.
+This is how the app watches a run it did not start (``gpt-studio pretrain`` in a terminal, ``torchrun``).
+A GUI-thread QTimer polls the files; each poll reads only the bytes appended since the last one and parses
+the complete lines (a torn last line waits for the next poll). The trainer rewrites metrics.jsonl
+atomically on resume (records after the resumed checkpoint are dropped): a new inode, a smaller file or an
+unreadable line makes the follower read from the start again and emit ``reset()`` first. What is there
+already is read by :mod:`gpt_studio.workers.history` (in the background, for a long run).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from dataclasses import fields
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gpt_studio.engine.runs import METRICS_FILE, SAMPLES_FILE
-from gpt_studio.engine.trainer_config import (
-    CheckpointEvent,
-    CorrectionEvent,
-    EndEvent,
-    ErrorEvent,
-    EvalEvent,
-    Event,
-    SampleEvent,
-    StepEvent,
+from gpt_studio.engine.trainer_config import EndEvent, Event, StepEvent, event_from_record
+from gpt_studio.workers.history import (
+    CHUNK_EVENTS,
+    STEP_FIELDS,
+    FileTail,
+    HistoryLoader,
+    StepBlock,
+    event_count,
+    events_of,
+    expand,
+    iter_history,
 )
 
-_EVENT_CLASSES = (StepEvent, EvalEvent, SampleEvent, CheckpointEvent, CorrectionEvent, ErrorEvent, EndEvent)
-EVENT_TYPES: dict[str, type] = {cls.kind: cls for cls in _EVENT_CLASSES}  # the dataclass default of ``kind``
-
-
-def event_from_record(record: dict[str, Any]) -> Event | None:
-    """The event dataclass of a metrics.jsonl record (unknown kinds and fields are ignored: newer writers)."""
-    cls = EVENT_TYPES.get(record.get("kind", ""))
-    if cls is None:
-        return None
-    names = {f.name for f in fields(cls)}
-    try:
-        return cls(**{k: v for k, v in record.items() if k in names})
-    except TypeError:  # a field missing: not a record we understand
-        return None
-
-
-class FileTail:
-    """Reads the complete lines appended to one file since the last read; notices rewrites."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self._inode: int | None = None
-
-    def read_new(self) -> tuple[bool, list[dict[str, Any]]]:
-        """(whether the file was rewritten since the last read, the new records)."""
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            rewritten = self.offset > 0
-            self.offset, self._inode = 0, None
-            return rewritten, []
-        rewritten = (self._inode is not None and stat.st_ino != self._inode) or stat.st_size < self.offset
-        if rewritten:
-            self.offset = 0
-        self._inode = stat.st_ino
-        if stat.st_size == self.offset:
-            return rewritten, []
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            data = handle.read(stat.st_size - self.offset)
-        end = data.rfind(b"\n") + 1  # only complete lines; a torn tail is read again next time
-        records = []
-        for line in data[:end].splitlines():
-            try:
-                records.append(json.loads(line))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if self.offset > 0:  # we are mid-line: the file changed in a way size and inode did not show
-                    self.offset = 0
-                    return True, self.read_new()[1]
-                # from the start, a damaged line is skipped (as engine.runs.read_jsonl would refuse it)
-        self.offset += end
-        return rewritten, records
+# The history names are importable from here too, where the follower's callers look for them.
+__all__ = ["CHUNK_EVENTS", "STEP_FIELDS", "FileTail", "HistoryLoader", "MetricsFollower", "StepBlock", "event_count",
+           "event_from_record", "expand", "iter_history"]
 
 
 class MetricsFollower(QObject):
@@ -96,6 +45,7 @@ class MetricsFollower(QObject):
     steps_logged = Signal(object)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
+    probe_logged = Signal(object)
     checkpoint_saved = Signal(object)
     correction_applied = Signal(object)
     error_raised = Signal(object)
@@ -112,7 +62,7 @@ class MetricsFollower(QObject):
         self._timer.timeout.connect(self.poll)
 
     def start(self) -> None:
-        """Poll from now on (after :meth:`load_all`, only what is appended later is emitted)."""
+        """Poll from now on (after :meth:`load_all` or a history loader, only what is appended later is emitted)."""
         self._timer.start()
 
     def stop(self) -> None:
@@ -127,12 +77,14 @@ class MetricsFollower(QObject):
     def load_all(self) -> list[Event]:
         """Every event in the run so far, samples placed after the evaluation of their step; emits nothing.
 
+        Reads on the calling thread (a long run takes seconds: the GUI uses :meth:`history_loader`).
         Following then continues from the end of what was read.
         """
-        self._metrics.offset = self._samples.offset = 0
-        metrics = [e for e in map(event_from_record, self._metrics.read_new()[1]) if e is not None]
-        samples = [e for e in map(event_from_record, self._samples.read_new()[1]) if e is not None]
-        return list(_merge_samples(metrics, samples))
+        return expand(item for chunk in iter_history(self._metrics, self._samples) for item in chunk)
+
+    def history_loader(self, chunk_events: int = CHUNK_EVENTS) -> HistoryLoader:
+        """A loader of the history so far that leaves this follower at its end: start following on ``loaded``."""
+        return HistoryLoader(self.run_dir, tails=(self._metrics, self._samples), chunk_events=chunk_events)
 
     @Slot()
     def poll(self) -> None:
@@ -145,14 +97,12 @@ class MetricsFollower(QObject):
             if not samples_rewritten:
                 self._samples.offset, sample_records = 0, self._samples.read_new()[1]
             self.reset.emit()
-        metrics = [e for e in map(event_from_record, records) if e is not None]
-        samples = [e for e in map(event_from_record, sample_records) if e is not None]
-        self._emit(list(_merge_samples(metrics, samples)))
+        self._emit(list(_merge_samples(events_of(records), list(events_of(sample_records)))))
 
     def _emit(self, events: list[Event]) -> None:
         steps: list[StepEvent] = []
         signals = {"eval": self.eval_logged, "sample": self.sample_logged, "checkpoint": self.checkpoint_saved,
-                   "correction": self.correction_applied, "error": self.error_raised}
+                   "correction": self.correction_applied, "error": self.error_raised, "probe": self.probe_logged}
         for event in events:
             if isinstance(event, StepEvent):
                 steps.append(event)
@@ -162,13 +112,13 @@ class MetricsFollower(QObject):
                 steps = []
             if isinstance(event, EndEvent):
                 self.ended.emit(event.summary)
-            else:
+            elif event.kind in signals:
                 signals[event.kind].emit(event)
         if steps:
             self.steps_logged.emit(steps)
 
 
-def _merge_samples(metrics: list[Event], samples: list[Event]) -> Iterator[Event]:
+def _merge_samples(metrics: Iterable[Event], samples: list[Event]) -> Iterator[Event]:
     """Metrics events in file order, each sample inserted before the first event of a later step."""
     pending = iter(samples)
     sample = next(pending, None)

@@ -97,6 +97,7 @@ class _TrainingWorker(QObject):
     steps_logged = Signal(object)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
+    probe_logged = Signal(object)
     checkpoint_saved = Signal(object)
     correction_applied = Signal(object)
     paused_changed = Signal(bool)
@@ -160,7 +161,8 @@ class _TrainingWorker(QObject):
             return
         self._batcher.flush()
         signal = {"eval": self.eval_logged, "sample": self.sample_logged, "checkpoint": self.checkpoint_saved,
-                  "correction": self.correction_applied, "error": self.error_raised}.get(event.kind)
+                  "correction": self.correction_applied, "error": self.error_raised,
+                  "probe": self.probe_logged}.get(event.kind)
         if event.kind == "error":
             self._error_seen = True
         elif event.kind == "end":
@@ -197,6 +199,7 @@ class TrainingJob(QObject):
     steps_logged = Signal(object)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
+    probe_logged = Signal(object)
     checkpoint_saved = Signal(object)
     correction_applied = Signal(object)
     paused_changed = Signal(bool)
@@ -226,8 +229,8 @@ class TrainingJob(QObject):
         self._thread.finished.connect(self._forget)
         self._worker.run_started.connect(self._on_run_started)
         self._worker.finished.connect(self._on_finished)
-        for name in ("steps_logged", "eval_logged", "sample_logged", "checkpoint_saved", "correction_applied",
-                     "paused_changed", "error_raised", "failed"):
+        for name in ("steps_logged", "eval_logged", "sample_logged", "probe_logged", "checkpoint_saved",
+                     "correction_applied", "paused_changed", "error_raised", "failed"):
             getattr(self._worker, name).connect(getattr(self, name))
 
     # ------------------------------------------------------------------------------ called from the GUI

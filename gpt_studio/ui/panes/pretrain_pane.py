@@ -2,32 +2,33 @@
 
 Left: the run form (in a scroll area) over the compute planner. Right: the run controls, the live monitor and
 the project's runs. The pane owns at most one :class:`~gpt_studio.workers.training.TrainingJob` and one
-:class:`~gpt_studio.workers.follow.MetricsFollower` (an opened or attached run); the widgets only emit
-requests. Its body imports torch (through the engine's model), so it is built the first time the pane is
-shown, not when the main window starts: start-up stays as quick as before.
+:class:`~gpt_studio.ui.panes.pretrain_runs.RunViewer` (recorded runs: opened, overlaid or followed); the
+widgets only emit requests, and the questions it asks live in :mod:`pretrain_dialogs`. Its body imports torch
+(through the engine's model), so it is built the first time the pane is shown, not when the main window
+starts: start-up stays as quick as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QInputDialog, QLabel, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from gpt_studio.engine.data import load_meta
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.runs import RunDir
 from gpt_studio.ui import error_dialog
+from gpt_studio.ui.panes import pretrain_dialogs as dialogs
+from gpt_studio.ui.panes import pretrain_layout
+from gpt_studio.ui.panes.pretrain_runs import RunViewer, connect_events
 from gpt_studio.ui.state import AppState
-from gpt_studio.ui.widgets.runs_list import begin_monitor, overlay_run, run_history
+from gpt_studio.ui.widgets.runs_list import begin_monitor, run_history
 
 SHUTDOWN_WAIT_MS = 60_000
 PAGE_NO_PROJECT, PAGE_NO_DATA, PAGE_LOADING, PAGE_BODY = range(4)
-JOB_SIGNALS = ("steps_logged", "eval_logged", "sample_logged", "checkpoint_saved", "correction_applied",
-               "error_raised")
-MONITOR_SLOTS = ("add_steps", "add_eval", "add_sample", "add_checkpoint", "add_correction", "add_error")
 
 
 def show_error(parent: QWidget | None, reason: str, details: str = "") -> None:
@@ -35,26 +36,18 @@ def show_error(parent: QWidget | None, reason: str, details: str = "") -> None:
     error_dialog.show_error(parent, reason, details)
 
 
-class _MonitorPlaceholder(QLabel):
-    """Stands in for the run monitor while its module is missing: every monitor call does nothing."""
-
-    step_count = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-
 class PretrainPane(QWidget):
     """Configure, plan, start, pause, correct, stop, resume and branch pretraining runs; browse past runs."""
 
     run_finished = Signal(object)  # the run summary (None when the run failed before it ended)
+    run_opened = Signal(str)  # run id: an opened or attached run's recorded history is all in the monitor
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.meta: dict[str, Any] | None = None
         self.job: Any = None  # TrainingJob while one runs
-        self.follower: Any = None  # MetricsFollower of an opened or attached run
+        self.viewer: RunViewer | None = None  # shows recorded runs in the monitor (once built)
         self.run_id: str | None = None  # the run the monitor shows as its main curve
         self._pending_overlay: str | None = None  # a branch's parent, overlaid once the child exists
         self._resumed_from: int | None = None
@@ -63,8 +56,8 @@ class PretrainPane(QWidget):
         self._notifying = False
         self.built = False
         self.stack = QStackedWidget()
-        for page in (self._message_page("Open or create a project to pretrain a model."),
-                     self._message_page(""), self._message_page("Loading the model catalogue…")):
+        for page in (pretrain_layout.message_page("Open or create a project to pretrain a model."),
+                     pretrain_layout.message_page(""), pretrain_layout.message_page("Loading the model catalogue…")):
             self.stack.addWidget(page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -72,12 +65,6 @@ class PretrainPane(QWidget):
         state.project_changed.connect(self.set_project)
         state.part_changed.connect(self._on_part_changed)
         self.set_project(state.project)
-
-    def _message_page(self, text: str) -> QLabel:
-        label = QLabel(text)
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return label
 
     # -------------------------------------------------------------------------------------- building
 
@@ -92,49 +79,13 @@ class PretrainPane(QWidget):
 
         self.form, self.planner = RunForm(), PlannerPanel()
         self.controls, self.runs = RunControls(), RunsList()
-        self.monitor = self._make_monitor()
-        self.stack.addWidget(self._body())
+        self.monitor = pretrain_layout.make_monitor()
+        self.viewer = RunViewer(self.monitor, self._run_dir, self)
+        self.splitter = pretrain_layout.body(self.form, self.planner, self.controls, self.monitor, self.runs)
+        self.stack.addWidget(self.splitter)
         self.built = True
         self._connect()
         self._show_project()
-
-    def _make_monitor(self) -> QWidget:
-        try:
-            from gpt_studio.ui.widgets.run_monitor import RunMonitor
-        except ImportError:
-            return _MonitorPlaceholder("The live monitor is not available in this build.")
-        return RunMonitor()
-
-    def _body(self) -> QWidget:
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
-        planner_scroll = QScrollArea()
-        planner_scroll.setWidgetResizable(True)
-        planner_scroll.setWidget(self.planner)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(scroll)
-        left.addWidget(planner_scroll)
-        left.setStretchFactor(0, 1)
-        left.setStretchFactor(1, 1)
-        right_top = QSplitter(Qt.Orientation.Vertical)
-        right_top.addWidget(self.monitor)
-        right_top.addWidget(self.runs)
-        right_top.setStretchFactor(0, 3)
-        right_top.setStretchFactor(1, 1)
-        right = QWidget()
-        column = QVBoxLayout(right)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.controls)
-        column.addWidget(right_top, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([400, 600])  # scaled to the pane's width: the form needs about 40%
-        self.splitter.setChildrenCollapsible(False)
-        return self.splitter
 
     def _connect(self) -> None:
         self.form.validity_changed.connect(self._on_validity_changed)
@@ -152,6 +103,9 @@ class PretrainPane(QWidget):
         self.runs.compare_requested.connect(self.compare_runs)
         self.runs.attach_requested.connect(self.attach_run)
         self.runs.selection_changed.connect(self._on_runs_selected)
+        self.viewer.opened.connect(self.run_opened)
+        self.viewer.follow_ended.connect(self._on_follow_ended)
+        self.viewer.failed.connect(lambda reason, details: show_error(self, reason, details))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Build the body the first time the pane is shown with shards to train on (after it has painted)."""
@@ -257,8 +211,7 @@ class PretrainPane(QWidget):
         self.monitor.clear_overlays()
         self.job = job = TrainingJob(self.project, **kwargs)
         job.run_started.connect(self._on_run_started)
-        for signal, slot in zip(JOB_SIGNALS, MONITOR_SLOTS):
-            getattr(job, signal).connect(getattr(self.monitor, slot))
+        connect_events(job, self.monitor)
         job.steps_logged.connect(self._on_steps)
         # bound methods, never lambdas: the job emits on its thread, and a method of this QObject is queued to ours
         job.error_raised.connect(self._on_error_raised)
@@ -277,14 +230,14 @@ class PretrainPane(QWidget):
         self.runs.select(run_id)
         run = self._run_dir(run_id)
         begin_monitor(self.monitor, run)
-        history = run_history(run)
+        history = run_history(run)  # read here, not in the background: the live steps must come after it
         if self._resumed_from is not None:
             history = [e for e in history if e.step <= self._resumed_from]
         self.monitor.add_events(history)
         if self._new_max_steps:  # run.json still holds the old total until the trainer starts
             self.monitor.set_max_steps(self._new_max_steps)
         if self._pending_overlay:
-            overlay_run(self.monitor, self._run_dir(self._pending_overlay))
+            self.viewer.overlay(self._pending_overlay)
         self._pending_overlay, self._resumed_from = None, None
         self.controls.set_mode("running", f"Training {run_id}.")
 
@@ -328,7 +281,7 @@ class PretrainPane(QWidget):
         self.job = None
         self.runs.set_ours(set())
         self.form.set_locked(False)
-        self.controls.set_mode("idle", _summary_text(summary))
+        self.controls.set_mode("idle", dialogs.summary_text(summary))
         self.runs.refresh()
         self._notify_runs()
         self.run_finished.emit(summary)
@@ -350,17 +303,10 @@ class PretrainPane(QWidget):
 
     def open_corrections(self) -> Any:
         """While paused: the corrections dialog; accepting applies the changes and resumes. Returns the dialog."""
-        from gpt_studio.ui.widgets.run_controls import CorrectionsDialog
-
         if self.job is None or self.run_id is None:
             return None
         train = self._run_info(self.run_id).get("train", {})
-        dialog = CorrectionsDialog(self._last_lr or train.get("lr", 6e-4), train.get("grad_clip", 1.0),
-                                   train.get("eval_interval", 250), self)
-        dialog.accepted.connect(lambda: self.apply_corrections(dialog.changes()))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        return dialog
+        return dialogs.open_corrections(self, train, self._last_lr, self.apply_corrections)
 
     def apply_corrections(self, changes: dict[str, Any]) -> None:
         """Queue ``changes`` for the paused run and resume it (nothing to change: just resume)."""
@@ -379,34 +325,17 @@ class PretrainPane(QWidget):
         row = self.runs.row(selected[0]) if len(selected) == 1 else None
         if row is None:
             return
-        max_steps = None
-        if row.status == "completed" and row.max_steps:
-            total, ok = QInputDialog.getInt(self, "Resume run", f"{row.run_id} has completed its {row.max_steps:,} "
-                                            "steps. Train on until step:", row.max_steps * 2, row.max_steps + 1,
-                                            2**31 - 1, 100)
-            if not ok:
-                return
-            max_steps = total
-        self.resume_run(row.run_id, max_steps)
+        go_on, max_steps = dialogs.ask_resume_total(self, row)
+        if go_on:
+            self.resume_run(row.run_id, max_steps)
 
     def open_branch_dialog(self) -> Any:
         """Choose a checkpoint of the selected run and branch from it. Returns the dialog."""
-        from gpt_studio.engine.checkpoint import list_checkpoints
-        from gpt_studio.ui.widgets.run_controls import BranchDialog
-
         selected = self.runs.selected()
         if len(selected) != 1:
             return None
         run = self._run_dir(selected[0])
-        steps = [c.step for c in list_checkpoints(run.checkpoints_dir)]
-        losses = {e.step: e.val_loss for e in run_history(run) if e.kind == "eval"}
-        info = self._run_info(run.run_id)
-        total = int(info.get("max_steps") or info.get("train", {}).get("max_steps") or 1)
-        dialog = BranchDialog(run.run_id, steps, losses, total, self)
-        dialog.accepted.connect(lambda: self.branch_run(run.run_id, dialog.chosen_step(), dialog.total_steps()))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        return dialog
+        return dialogs.open_branch(self, run, self._run_info(run.run_id), self.branch_run)
 
     # ------------------------------------------------------------------------------ past runs, follow
 
@@ -416,16 +345,15 @@ class PretrainPane(QWidget):
         self.controls.set_selected_run(ok)
 
     def open_run(self, run_id: str) -> None:
-        """Show a past run's curves (overlaid instead while a run trains, so the live curve stays)."""
+        """Show a past run's curves (overlaid instead while a run trains, so the live curve stays).
+
+        A long run loads in the background, chunk by chunk; ``run_opened`` says when all of it is shown.
+        """
         if self.job is not None:
-            overlay_run(self.monitor, self._run_dir(run_id))
+            self.viewer.overlay(run_id)
             return
-        self._stop_following()
-        self.monitor.clear_overlays()
-        run = self._run_dir(run_id)
         self.run_id = run_id
-        begin_monitor(self.monitor, run)
-        self.monitor.add_events(run_history(run))
+        self.viewer.open(run_id)
         self.controls.status.setText(f"Showing {run_id} ({self._run_info(run_id).get('status', '?')}).")
 
     def compare_runs(self, run_ids: list[str]) -> None:
@@ -437,35 +365,23 @@ class PretrainPane(QWidget):
             self.open_run(run_ids[0])
             rest = run_ids[1:]
         for run_id in rest:
-            overlay_run(self.monitor, self._run_dir(run_id))
+            self.viewer.overlay(run_id)
 
     def attach_run(self, run_id: str) -> None:
-        """Follow a run another process trains: load what is there, then poll for more."""
-        try:
-            from gpt_studio.workers.follow import MetricsFollower
-        except ImportError:
+        """Follow a run another process trains: load what is there (in the background), then poll for more."""
+        self.run_id = run_id
+        if not self.viewer.open(run_id, follow=True):
             show_error(self, "Following runs is not available in this build.")
             return
-        self.open_run(run_id)
-        run = self._run_dir(run_id)
-        self.follower = follower = MetricsFollower(run.root)
-        follower.load_all()  # already shown by open_run; following goes on from the end
-        for signal, slot in zip(JOB_SIGNALS, MONITOR_SLOTS):
-            getattr(follower, signal).connect(getattr(self.monitor, slot))
-        follower.reset.connect(lambda: begin_monitor(self.monitor, run))
-        follower.ended.connect(self._on_follow_ended)
-        follower.start()
         self.controls.status.setText(f"Following {run_id} live (it trains outside this window).")
 
     def _on_follow_ended(self, summary: dict[str, Any]) -> None:
-        self.controls.status.setText(f"The followed run ended: {_summary_text(summary)}")
+        self.controls.status.setText(f"The followed run ended: {dialogs.summary_text(summary)}")
         self.runs.refresh()
 
     def _stop_following(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-            self.follower.deleteLater()
-            self.follower = None
+        if self.viewer is not None:
+            self.viewer.stop()
 
     # ----------------------------------------------------------------------------------------- helpers
 
@@ -477,19 +393,3 @@ class PretrainPane(QWidget):
             return self._run_dir(run_id).read()
         except (StudioError, OSError, ValueError):
             return {}
-
-
-def _summary_text(summary: dict[str, Any] | None) -> str:
-    """One line about how a run ended."""
-    if not summary:
-        return "The run did not start or failed; see the message."
-    reason = {"completed": "Completed", "stopped": "Stopped", "error": "Ended with an error"}.get(
-        summary.get("reason", ""), "Ended")
-    text = f"{reason} at step {summary.get('steps', 0):,}"
-    if summary.get("final_val_loss") is not None:
-        text += f": val loss {summary['final_val_loss']:.4f}"
-    if summary.get("best_val_loss") is not None:
-        text += f" (best {summary['best_val_loss']:.4f})"
-    if summary.get("error"):
-        text += f". {summary['error']}"
-    return text + "."

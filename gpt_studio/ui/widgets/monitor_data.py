@@ -55,19 +55,39 @@ class Table:
         return self._data[: self.n]
 
 
+EVENT_FIELDS = ("step", "tokens_seen", "elapsed_seconds", "loss", "lr", "grad_norm", "tokens_per_second")  # by column
+
+
 def step_rows(events: Sequence[StepEvent], wall_offset: float, last_elapsed: float) -> tuple[np.ndarray, float, float]:
     """Rows for ``events`` with a cumulative wall clock across invocations (a resume restarts ``elapsed``).
 
     Returns (rows, new wall offset, last elapsed seen).
     """
-    rows = np.empty((len(events), len(STEP_COLUMNS)), dtype=np.float64)
-    for i, e in enumerate(events):
-        if e.elapsed_seconds < last_elapsed:  # a new invocation: continue the clock where the last one stopped
-            wall_offset += last_elapsed
-        last_elapsed = e.elapsed_seconds
-        rows[i] = (e.step, e.tokens_seen, wall_offset + e.elapsed_seconds, e.loss, e.lr, e.grad_norm,
-                   e.tokens_per_second)
-    return rows, wall_offset, last_elapsed
+    raw = np.array([(e.step, e.tokens_seen, e.elapsed_seconds, e.loss, e.lr, e.grad_norm, e.tokens_per_second)
+                    for e in events], dtype=np.float64).reshape(-1, len(EVENT_FIELDS))
+    return wall_rows(raw, wall_offset, last_elapsed)
+
+
+def in_event_order(rows: np.ndarray, fields: Sequence[str]) -> np.ndarray:
+    """``rows`` whose columns are the StepEvent ``fields`` named, as columns in :data:`EVENT_FIELDS` order."""
+    return rows[:, [list(fields).index(name) for name in EVENT_FIELDS]]
+
+
+def wall_rows(raw: np.ndarray, wall_offset: float, last_elapsed: float) -> tuple[np.ndarray, float, float]:
+    """Step rows from ``raw`` rows in :data:`EVENT_FIELDS` order: its elapsed column becomes a continuous clock.
+
+    ``elapsed_seconds`` restarts at each invocation of a run (a resume); where it falls, the clock goes on
+    from where the last one stopped. Vectorised, as a loaded history brings 100k rows at once.
+    Returns (rows, new wall offset, last elapsed seen).
+    """
+    if len(raw) == 0:
+        return raw.reshape(0, len(STEP_COLUMNS)), wall_offset, last_elapsed
+    elapsed = raw[:, S_WALL]
+    before = np.concatenate(([last_elapsed], elapsed[:-1]))  # elapsed of the row before each row
+    offsets = wall_offset + np.cumsum(np.where(elapsed < before, before, 0.0))
+    rows = raw.copy()
+    rows[:, S_WALL] = offsets + elapsed
+    return rows, float(offsets[-1]), float(elapsed[-1])
 
 
 def eval_row(event: EvalEvent, wall: float) -> np.ndarray:

@@ -87,6 +87,17 @@ def reference_line(widget: pg.PlotWidget, color: QColor) -> pg.InfiniteLine:
     return line
 
 
+def chance_line(widget: pg.PlotWidget) -> pg.InfiniteLine:
+    """A dashed horizontal line at a probe's chance level (hidden until a probe arrives)."""
+    color = QColor("#7f7f7f")
+    line = pg.InfiniteLine(pos=0.5, angle=0, movable=False, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
+                           label="chance", labelOpts={"position": 0.05, "color": color, "movable": False,
+                                                      "anchors": [(0, 1), (0, 1)]})
+    widget.getPlotItem().addItem(line)
+    line.hide()
+    return line
+
+
 @dataclass
 class Marker:
     """A vertical marker at a step; its x is recomputed when the x axis changes."""

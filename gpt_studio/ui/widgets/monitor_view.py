@@ -10,12 +10,13 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QFontDatabase, QPalette
+from PySide6.QtGui import QColor, QFontDatabase, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTabWidget,
@@ -31,7 +32,31 @@ EMPTY_HINT = "Start a run, or open one from the runs list, to see its curves her
 DEFAULT_BETA = 0.9  # EMA weight of the smoothed train loss at start
 TABS = (("perplexity", "perplexity (log scale)", True), ("bits per byte", "bits per byte", False),
         ("learning rate", "learning rate", False), ("tokens/s", "tokens per second", False),
-        ("gradient norm", "gradient norm (before clipping)", False))
+        ("gradient norm", "gradient norm (before clipping)", False),
+        ("zero-shot", "zero-shot accuracy (probes)", False))
+PROBE_TAB = len(TABS) - 1
+
+
+class ElidedLabel(QLabel):
+    """One line of text that ends in "…" where the room runs out, instead of being cut mid-word.
+
+    ``text()`` keeps the whole line, and so does the tooltip.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        """Show ``text`` (elided when drawn) and offer all of it as the tooltip."""
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Draw the text elided to the label's width."""
+        painter = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
 
 
 class MonitorView(QWidget):
@@ -65,11 +90,14 @@ class MonitorView(QWidget):
         self.smoothing.setRange(0, 999)
         self.smoothing.setValue(round(DEFAULT_BETA * 1000))
         self.smoothing.setMaximumWidth(160)
+        # a slider squeezed to its minimum is a 15-pixel square that reads as a checkbox (it happened at 1280 px)
+        self.smoothing.setMinimumWidth(self.fontMetrics().averageCharWidth() * 12)
         self.smoothing.setToolTip("EMA weight β of the smoothed train loss (0 = raw); bias-corrected like Adam")
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self._smoothing_label = QLabel(f"{DEFAULT_BETA:.3f}")
-        self.readout = QLabel(EMPTY_HINT)
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout = ElidedLabel(EMPTY_HINT)
+        # the readout takes the room that is left (its text elided, all of it in the tooltip), never the controls
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         for widget in (QLabel("x axis"), self.x_mode, QLabel("smoothing"), self.smoothing, self._smoothing_label):
             bar.addWidget(widget)
@@ -129,14 +157,21 @@ class MonitorView(QWidget):
         self._crosshairs = [self._crosshair(plot)]
 
     def _build_tab_items(self) -> None:
-        ppl, bpb, lr, tps, norm = self.tab_plots
+        ppl, bpb, lr, tps, norm, probes = self.tab_plots
         self._tab_curves: list[list[pg.PlotDataItem]] = [
             [mp.make_curve(ppl, QColor(), name="train (smoothed)"), mp.make_curve(ppl, mp.VAL_COLOR, symbol="o",
                                                                                   name="validation")],
             [mp.make_curve(bpb, QColor(), name="train (smoothed)"), mp.make_curve(bpb, mp.VAL_COLOR, symbol="o",
                                                                                   name="validation")],
             [mp.make_curve(lr, QColor())], [mp.make_curve(tps, QColor(), width=1)], [mp.make_curve(norm, QColor(),
-                                                                                                   width=1)]]
+                                                                                                   width=1)],
+            []]  # one curve per probe, made as probes arrive
+        probes.getPlotItem().addLegend(offset=(-10, 10))
+        self.chance_line = mp.chance_line(probes)
+        self.probes_hint = pg.TextItem("No zero-shot probes in this run: add one under Advanced › Zero-shot probes "
+                                       "(or --probe TASK:FILE) to watch zero-shot accuracy grow with pretraining.",
+                                       anchor=(0, 0))
+        probes.getPlotItem().addItem(self.probes_hint, ignoreBounds=True)
         for widget in (ppl, bpb):
             widget.getPlotItem().addLegend(offset=(-10, 10))
             for curve in widget.getPlotItem().listDataItems():
@@ -163,7 +198,7 @@ class MonitorView(QWidget):
         self._ema.setPen(pg.mkPen(accent, width=2))
         self._uniform.setPen(pg.mkPen(muted, width=1, style=Qt.PenStyle.DashLine))
         self._uniform.label.setColor(muted)
-        for curves in self._tab_curves:
+        for curves in self._tab_curves[:PROBE_TAB]:  # probe curves keep their own colours
             curves[0].setPen(pg.mkPen(accent, width=1.5))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name

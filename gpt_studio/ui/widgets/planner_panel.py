@@ -2,7 +2,8 @@
 
 Everything comes from :func:`gpt_studio.engine.compute.plan`, recomputed (debounced) as the form changes. Wall
 time needs a throughput, which only the machine can tell: "Measure" times a few training steps of the
-configured model on random tokens in a :class:`~gpt_studio.workers.Job`, off the GUI thread. The chart puts
+configured model on random tokens (:func:`gpt_studio.engine.compute.measure_throughput`) in a
+:class:`~gpt_studio.workers.Job`, off the GUI thread. The chart puts
 the run's PF-days on a log scale beside published runs (BERT-Base, RoBERTa, GPT-3), so the scale is visible.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,62 +31,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gpt_studio.engine.compute import CHINCHILLA_TOKENS_PER_PARAM, PUBLISHED_RUNS, Plan, plan
+from gpt_studio.engine.compute import (
+    CHINCHILLA_TOKENS_PER_PARAM,
+    MEASURE_STEPS,
+    PUBLISHED_RUNS,
+    Plan,
+    measure_throughput,
+    plan,
+)
 from gpt_studio.engine.model import ModelConfig
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.trainer_config import TrainConfig
+from gpt_studio.ui.widgets.field_editor import format_count
 from gpt_studio.ui.widgets.job_bar import JobBar
-from gpt_studio.ui.widgets.run_form import format_count
 
 DEBOUNCE_MS = 150
-MEASURE_STEPS = 5  # timed steps after one warm-up step
-MEASURE_BUDGET_S = 20.0  # stop timing early on a slow machine: a few steps already tell the rate
 THIS_RUN = "This run"
 ROWS = ("parameters", "tokens_per_step", "tokens", "flops", "pf_days", "memory", "throughput", "wall", "cost",
         "optimal")
 LABELS = ("Parameters", "Tokens per step", "Total tokens", "Training FLOPs", "PF-days", "Memory", "Throughput",
           "Wall time", "Cost", "Compute-optimal")
-
-
-def measure_tokens_per_second(config: ModelConfig, train: TrainConfig, reporter: Reporter,
-                              steps: int = MEASURE_STEPS, budget_s: float = MEASURE_BUDGET_S) -> float:
-    """Time a few AdamW steps of ``config`` at the configured micro-batch, device and precision, on random tokens.
-
-    Runs on a worker thread. It is a plain training step, not the trainer's (no data loading, accumulation or
-    evaluation), so it gives an upper bound that is close for the compute-bound models it matters for.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from gpt_studio.engine import devices
-    from gpt_studio.engine.model import Transformer
-
-    device = devices.resolve_device(train.device)
-    devices.check_precision(device, train.precision)
-    torch.manual_seed(train.seed)
-    model = Transformer(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr)
-    head = model.lm_logits if config.causal else model.mlm_logits
-    idx = torch.randint(0, config.vocab_size, (train.batch_size, config.context_length), device=device)  # (B, T)
-
-    def step() -> None:
-        with devices.autocast_context(device, train.precision):
-            logits = head(model(idx))  # (B, T, V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), idx.flatten())
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        float(loss.detach())  # waits for the device, so the clock measures the work
-
-    reporter.progress(0, 0, "Warming up (first step allocates memory)…", force=True)
-    step()
-    done, started = 0, time.perf_counter()
-    while done < steps and (done == 0 or time.perf_counter() - started < budget_s):
-        reporter.check()
-        step()
-        done += 1
-        reporter.progress(done, steps, f"Timing step {done} of {steps}")
-    return done * idx.numel() / (time.perf_counter() - started)
 
 
 def device_memory(device_name: str) -> tuple[int | None, str]:
@@ -215,6 +179,11 @@ class PlannerPanel(QWidget):
         self.model, self.train = model, train
         self.schedule_update()
 
+    @property
+    def is_settled(self) -> bool:
+        """Whether the numbers shown are the current inputs' (no recompute pending, no measurement running)."""
+        return not self._timer.isActive() and not self.job_bar.is_running
+
     def schedule_update(self) -> None:
         """Recompute after the fields stop changing for a moment."""
         self._timer.start()
@@ -310,8 +279,12 @@ class PlannerPanel(QWidget):
         if self.model is None or self.train is None or self.job_bar.is_running:
             return
         model, train, signature = self.model, self.train, self._signature()
-        self.job_bar.run(lambda reporter: measure_tokens_per_second(model, train, reporter),
-                         "measuring the training speed", lambda rate: self._on_measured(rate, signature))
+
+        def measure(reporter: Reporter) -> float:  # on the job's thread
+            return measure_throughput(model, batch_size=train.batch_size, precision=train.precision,
+                                      device=train.device, steps=MEASURE_STEPS, reporter=reporter, seed=train.seed)
+
+        self.job_bar.run(measure, "measuring the training speed", lambda rate: self._on_measured(rate, signature))
 
     def cancel(self) -> None:
         """Stop a measurement (closing the pane)."""

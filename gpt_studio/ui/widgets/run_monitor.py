@@ -17,6 +17,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,35 @@ from gpt_studio.engine.trainer_config import (
     CorrectionEvent,
     ErrorEvent,
     EvalEvent,
-    Event,
+    ProbeEvent,
     SampleEvent,
     StepEvent,
 )
 from gpt_studio.ui.widgets import monitor_data as md
 from gpt_studio.ui.widgets import monitor_plots as mp
 from gpt_studio.ui.widgets.monitor_status import RunInfo, format_count, readout_text
-from gpt_studio.ui.widgets.monitor_view import DEFAULT_BETA, TABS, MonitorView
+from gpt_studio.ui.widgets.monitor_view import DEFAULT_BETA, PROBE_TAB, TABS, MonitorView
 
 REDRAW_MS = 80  # the shortest interval between redraws (12/s): smooth to the eye
 MAX_REDRAW_MS = 1000  # the longest, however costly a redraw gets
 GUI_BUDGET = 0.08  # share of one core that drawing may take while data stream in (see _on_timer)
 MAX_SPIKE_DOTS = 2000
 MAX_SAMPLES = 20
+
+
+@dataclass
+class ProbeSeries:
+    """One zero-shot probe's accuracy at each evaluation, and the curve that draws it."""
+
+    curve: pg.PlotDataItem
+    chance: float
+    steps: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+    def cut_after(self, step: int) -> None:
+        """Forget evaluations after ``step`` (a resume from an earlier checkpoint repeats them)."""
+        keep = sum(1 for s in self.steps if s <= step)
+        del self.steps[keep:], self.accuracy[keep:]
 LOG_STEP_EVERY_S = 2.0
 
 
@@ -62,6 +78,7 @@ class RunMonitor(MonitorView):
         self._markers: list[mp.Marker] = []
         self._overlays: dict[str, mp.Overlay] = {}
         self._samples: deque[SampleEvent] = deque(maxlen=MAX_SAMPLES)
+        self._probes: dict[str, ProbeSeries] = {}  # probe name -> its accuracy per evaluation
         self._log_lines: list[str] = []
         self._last_step_log = -math.inf
         self._last_checkpoint: int | None = None
@@ -90,6 +107,7 @@ class RunMonitor(MonitorView):
         self._markers.clear()
         self._samples.clear()
         self._samples_dirty = True
+        self._clear_probes()
         self._last_checkpoint, self._last_step_log = None, -math.inf
         self.log_view.clear()
         self.status.clear()
@@ -117,6 +135,24 @@ class RunMonitor(MonitorView):
         self._steps.append(rows)
         self._mark_changed()
 
+    def add_step_rows(self, raw: np.ndarray) -> None:
+        """Append steps given as rows in ``md.EVENT_FIELDS`` order (a loaded history: no event per step).
+
+        As :meth:`add_steps`: a first step at or before the last one held means a resume, and later rows go.
+        """
+        if len(raw) == 0:
+            return
+        if self._steps.n and raw[0, md.S_STEP] <= self._steps.rows[-1, md.S_STEP]:
+            self._cut_after(int(raw[0, md.S_STEP]) - 1)
+        rows, self._wall_offset, self._last_elapsed = md.wall_rows(raw, self._wall_offset, self._last_elapsed)
+        self._steps.append(rows)
+        # A history arrives in bulk: extend the smoothed curve and the spike scan now, a chunk at a time,
+        # so the next redraw only draws (both are incremental; the redraw finds them up to date).
+        loss = self._steps.column(md.S_LOSS)
+        self._smoother.update(loss)
+        self._spikes.update(loss)
+        self._mark_changed()
+
     @Slot(object)
     def add_eval(self, event: EvalEvent) -> None:
         """Append an evaluation; logged."""
@@ -134,6 +170,31 @@ class RunMonitor(MonitorView):
         self._samples.append(event)
         self._samples_dirty = True
         self._mark_changed()
+
+    @Slot(object)
+    def add_probe(self, event: ProbeEvent) -> None:
+        """Append a zero-shot probe's accuracy at an evaluation; logged, plotted in the zero-shot tab."""
+        series = self._probes.get(event.name)
+        if series is None:
+            color = QColor(mp.OVERLAY_COLORS[len(self._probes) % len(mp.OVERLAY_COLORS)])
+            curve = mp.make_curve(self.tab_plots[PROBE_TAB], color, symbol="o", name=event.name)
+            self.tab_plots[PROBE_TAB].getPlotItem().legend.addItem(curve, event.name)
+            self._tab_curves[PROBE_TAB].append(curve)
+            series = self._probes[event.name] = ProbeSeries(curve, event.chance)
+        series.cut_after(event.step - 1)
+        series.steps.append(event.step)
+        series.accuracy.append(event.accuracy)
+        self._log(f"step {event.step:,}: zero-shot {event.name} {event.accuracy:.1%} on {event.n} items "
+                  f"(chance {event.chance:.0%})")
+        self._mark_changed()
+
+    def _clear_probes(self) -> None:
+        plot = self.tab_plots[PROBE_TAB].getPlotItem()
+        for series in self._probes.values():
+            plot.legend.removeItem(series.curve)
+            plot.removeItem(series.curve)
+        self._probes.clear()
+        self._tab_curves[PROBE_TAB].clear()
 
     @Slot(object)
     def add_checkpoint(self, event: CheckpointEvent) -> None:
@@ -155,18 +216,24 @@ class RunMonitor(MonitorView):
                          mp.SPIKE_COLOR, dashed=False)
         self._log(f"step {event.step:,}: ERROR {event.message}")
 
-    def add_events(self, events: Iterable[Event]) -> None:
-        """Dispatch a mixed list (e.g. ``MetricsFollower.load_all()``) to the add_* slots, steps in batches."""
+    def add_events(self, events: Iterable[Any]) -> None:
+        """Dispatch a mixed list (e.g. ``MetricsFollower.load_all()``) to the add_* slots, steps in batches.
+
+        A loaded history brings runs of steps as blocks (``kind == "steps"``: a float array ``rows`` whose
+        columns are the StepEvent fields named in ``fields``); they are appended as arrays.
+        """
         batch: list[StepEvent] = []
         handlers = {"eval": self.add_eval, "sample": self.add_sample, "checkpoint": self.add_checkpoint,
-                    "correction": self.add_correction, "error": self.add_error}
+                    "correction": self.add_correction, "error": self.add_error, "probe": self.add_probe}
         for event in events:
             if event.kind == "step":
-                batch.append(event)  # type: ignore[arg-type]
+                batch.append(event)
                 continue
             self.add_steps(batch)
             batch = []
-            if event.kind in handlers:
+            if event.kind == "steps":
+                self.add_step_rows(md.in_event_order(event.rows, event.fields))
+            elif event.kind in handlers:
                 handlers[event.kind](event)
             elif event.kind == "end":
                 self._log(f"step {event.step:,}: run ended ({event.reason})")  # type: ignore[union-attr]
@@ -220,6 +287,11 @@ class RunMonitor(MonitorView):
     def step_count(self) -> int:
         """Steps held in the buffer."""
         return self._steps.n
+
+    @property
+    def redraw_pending(self) -> bool:
+        """Whether data arrived that the plots do not show yet (the timer draws it while the monitor is visible)."""
+        return self._dirty
 
     def buffer(self, column: str) -> np.ndarray:
         """A copy of one step column (``step``, ``loss``, ``lr``, …) as buffered, for tests and exports."""
@@ -284,23 +356,51 @@ class RunMonitor(MonitorView):
             return
         self._stale_tabs.discard(index)
         curves, ex = self._tab_curves[index], self._evals.column(md.x_column(self.x_mode.currentText()))
-        self._fill_tab(index, curves, x, ex, ema)
-        data = [c.getData() for c in curves]
-        self._followers[index + 1].fit([d[0] for d in data], [d[1] for d in data])
+        series = self._fill_tab(index, curves, x, ex, ema)
+        self._followers[index + 1].fit([s[0] for s in series], [s[1] for s in series])
 
     def _fill_tab(self, index: int, curves: list[pg.PlotDataItem], x: np.ndarray, ex: np.ndarray,
-                  ema: np.ndarray) -> None:
+                  ema: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Set the tab's curves; returns the (x, y) series given, for the follower to fit the range to.
+
+        Not ``curve.getData()``: on a log axis (perplexity) it hands back log10 values, and the follower,
+        which takes logs itself, showed a log-of-log range with the curves far outside it.
+        """
+        if index == PROBE_TAB:
+            return self._fill_probes()
         if index == 0:
-            curves[0].setData(x, np.exp(np.minimum(ema, 50.0)))
-            self._set_if_changed(curves[1], (ex.size,), ex, self._evals.column(md.E_PPL))
+            series = [(x, np.exp(np.minimum(ema, 50.0))), (ex, self._evals.column(md.E_PPL))]
+            curves[0].setData(*series[0])
+            self._set_if_changed(curves[1], (ex.size,), *series[1])
         elif index == 1:
             bpb = self._evals.column(md.E_BPB)
             known = np.isfinite(bpb) & (self._evals.column(md.E_LOSS) > 0)
             factor = float(bpb[known][-1] / self._evals.column(md.E_LOSS)[known][-1]) if known.any() else math.nan
-            curves[0].setData(x if known.any() else [], ema * factor if known.any() else [])
-            self._set_if_changed(curves[1], (ex.size,), ex[known], bpb[known])
+            train = (x, ema * factor) if known.any() else (np.empty(0), np.empty(0))
+            series = [train, (ex[known], bpb[known])]
+            curves[0].setData(*train)
+            self._set_if_changed(curves[1], (ex.size,), *series[1])
         else:
-            curves[0].setData(x, self._steps.column({2: md.S_LR, 3: md.S_TPS, 4: md.S_GRAD}[index]))
+            series = [(x, self._steps.column({2: md.S_LR, 3: md.S_TPS, 4: md.S_GRAD}[index]))]
+            curves[0].setData(*series[0])
+        return series
+
+    def _fill_probes(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each probe's accuracy against the x axis, with its chance level dashed; a hint when there are none."""
+        series = []
+        for probe in self._probes.values():
+            x = md.step_to_x(probe.steps, self._steps, self.x_mode.currentText()) if self._steps.n else \
+                np.asarray(probe.steps, dtype=np.float64)
+            y = np.asarray(probe.accuracy, dtype=np.float64)
+            probe.curve.setData(x, y)
+            series.append((x, y))
+        self.probes_hint.setVisible(not self._probes)
+        self.chance_line.setVisible(bool(self._probes))
+        if self._probes:
+            chance = next(iter(self._probes.values())).chance
+            self.chance_line.setPos(chance)
+            series.append((np.array([], dtype=np.float64), np.array([0.0, 1.0])))  # keep 0..1 in view
+        return series
 
     def _redraw_overlays(self, col: int) -> None:
         for overlay in self._overlays.values():
@@ -349,6 +449,8 @@ class RunMonitor(MonitorView):
         keep = int(np.searchsorted(self._steps.column(md.S_STEP), step, side="right"))
         self._steps.truncate(keep)
         self._evals.truncate(int(np.searchsorted(self._evals.column(md.E_STEP), step, side="right")))
+        for probe in self._probes.values():
+            probe.cut_after(step)
         self._wall_offset = float(self._steps.rows[-1, md.S_WALL]) if keep else 0.0
         self._last_elapsed = 0.0
         self._reset_derived()
@@ -381,5 +483,5 @@ class RunMonitor(MonitorView):
         for line in self._crosshairs:
             line.setPos(x)
             line.show()
-        self.readout.setText(readout_text(self._steps, self._evals, self._smoother.values.column(0),
-                                         self.x_mode.currentText(), x))
+        text = readout_text(self._steps, self._evals, self._smoother.values.column(0), self.x_mode.currentText(), x)
+        self.readout.setText(text)

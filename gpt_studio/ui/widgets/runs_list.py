@@ -149,12 +149,16 @@ class RunsList(QWidget):
         self.attach_button.setToolTip("Follow a run that is training outside this window (e.g. started with "
                                       "`gpt-studio pretrain`): its curves update live.")
         self.attach_button.clicked.connect(self._attach)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the selected run's latest checkpoint as a Hugging Face folder "
+                                      "(GPT2LMHeadModel or BertForMaskedLM) that transformers loads.")
+        self.export_button.clicked.connect(self._export)
         self.empty = QLabel("No runs yet: configure a model on the left and press Start.")
         self.empty.setStyleSheet("color: palette(placeholder-text);")
         buttons = QHBoxLayout()
         buttons.addWidget(QLabel("<b>Runs</b>"))
         buttons.addStretch(1)
-        for button in (self.open_button, self.compare_button, self.attach_button):
+        for button in (self.open_button, self.compare_button, self.attach_button, self.export_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -252,7 +256,16 @@ class RunsList(QWidget):
         row = self.row(selected[0]) if len(selected) == 1 else None
         self.attach_button.setEnabled(row is not None and row.status in ("running", "crashed?")
                                       and row.run_id not in self.ours)
+        self.export_button.setEnabled(row is not None and bool(row.steps))
         self.selection_changed.emit(selected)
+
+    def _export(self) -> None:
+        """Export the selected run's latest checkpoint (the dialog runs the export on a worker)."""
+        from gpt_studio.ui.export_dialog import ExportDialog
+
+        selected = self.selected()
+        if len(selected) == 1 and self.project is not None:
+            ExportDialog(selected[0], self.project, self).open()
 
     def _open(self) -> None:
         selected = self.selected()

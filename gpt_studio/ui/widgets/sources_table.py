@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,14 +25,16 @@ from PySide6.QtWidgets import (
 
 from gpt_studio.engine.corpus import SourceSpec
 from gpt_studio.ui.widgets.source_scan import FIELD_FORMATS, SourceRow, human_size, key_of, sniff_fields, status_of
+from gpt_studio.ui.widgets.table_model import RIGHT_ALIGNED, AnyIndex, ColumnsModel
 
 COLUMNS = ("Source", "Size", "Format", "Text field", "Status")
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 # ------------------------------------------------------------------------------------------------- model
 
-class SourcesModel(QAbstractTableModel):
+class SourcesModel(ColumnsModel):
     """Source rows for a QTableView; the "Text field" cell is editable for JSONL/CSV/TSV files."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,20 +45,9 @@ class SourcesModel(QAbstractTableModel):
         """The rows, in display order."""
         return list(self._rows)
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's API
+    def row_total(self) -> int:
         """Number of files."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        """Number of columns."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Column titles."""
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+        return len(self._rows)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         """The field cell of a JSONL/CSV row is editable."""
@@ -80,7 +71,7 @@ class SourcesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col == 4:
             return _status_colour(row.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT_ALIGNED
         return None
 
     def _text(self, row: SourceRow, col: int) -> str:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from gpt_studio.ui.widgets.table_model import RIGHT_ALIGNED, AnyIndex, ColumnsModel
 from gpt_studio.ui.widgets.token_chips import display_piece
 from gpt_studio.ui.widgets.wording import plural
 
 COLUMNS = ("ID", "Piece", "Score", "Kind")
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def piece_kind(token_id: int, piece: str, special_names: dict[int, str]) -> str:
@@ -30,8 +30,10 @@ def piece_kind(token_id: int, piece: str, special_names: dict[int, str]) -> str:
     return ""
 
 
-class VocabModel(QAbstractTableModel):
+class VocabModel(ColumnsModel):
     """(id, piece, score, kind) rows held in plain lists."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,20 +53,9 @@ class VocabModel(QAbstractTableModel):
         self.kinds = [piece_kind(i, p, special_names) for i, p, _ in vocab]
         self.endResetModel()
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's API
+    def row_total(self) -> int:
         """Number of entries."""
-        return 0 if parent.isValid() else len(self.ids)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        """id, piece, score, kind."""
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Column titles."""
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+        return len(self.ids)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell values; special tokens in bold with a tooltip."""
@@ -84,7 +75,7 @@ class VocabModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and col == 1:
             return self._tooltip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 2):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT_ALIGNED
         return None
 
     def _tooltip(self, row: int) -> str:

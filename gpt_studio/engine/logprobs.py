@@ -1,0 +1,283 @@
+"""Log-probabilities of text under a model: the numbers every zero-shot heuristic and the token inspector use.
+
+A causal model scores a token given the text before it. A masked model scores it by pseudo-log-likelihood
+(Salazar et al. 2020): the token is replaced by [MASK] and predicted from everything else, one position at a
+time, so the same heuristics run on both families. Public names are re-exported by :mod:`scoring`.
+
+Causal sequences start with ``</s>``, the document separator the shards put before every document, so the
+first word of a text is scored as the start of a document (as the trainer's samples start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from gpt_studio.engine.errors import CancelledError, StudioError
+from gpt_studio.engine.model import Transformer
+from gpt_studio.engine.tokenizer import Tokenizer
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class TokenScore:
+    """One token of a scored text: its id and piece, log P(token | context), and the model's top alternatives."""
+
+    id: int
+    piece: str  # the vocabulary entry (``▁`` marks a leading space)
+    logprob: float  # natural log; surprisal in bits is -logprob / ln 2
+    top: list[tuple[str, float]] = field(default_factory=list)  # (piece, logprob), best first
+
+
+@contextlib.contextmanager
+def inference(model: Transformer) -> Iterator[torch.device]:
+    """Eval mode and no autograd for the block, then the model's previous mode back (the trainer calls this)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
+
+
+def _check(cancel: CancelFn | None, what: str) -> None:
+    if cancel is not None and cancel():
+        raise CancelledError(what)
+
+
+def _split_space(context: str, continuation: str) -> tuple[str, str]:
+    """Move the context's trailing whitespace onto the continuation (lm-evaluation-harness's rule).
+
+    SentencePiece glues a space to the word after it ("▁good"), so "very " + "good" must be scored as
+    "very" + " good"; otherwise the continuation would start with a bare-word piece the model rarely saw.
+    """
+    stripped = context.rstrip()
+    return stripped, context[len(stripped):] + continuation
+
+
+def _encode_pairs(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    split = [_split_space(c, x) for c, x in pairs]
+    contexts = tokenizer.encode_batch([c for c, _ in split])
+    continuations = tokenizer.encode_batch([x for _, x in split])
+    return list(zip(contexts, continuations, strict=True))
+
+
+def _too_long(count: int, limit: int) -> StudioError:
+    return StudioError(f"The text to score is {count} tokens, more than the {limit} the model can read at once; "
+                       "shorten it or use a model with a longer context.")
+
+
+def _token_scores(ids: list[int], logprobs: list[float], top_ids: list[list[int]], top_lps: list[list[float]],
+                  tokenizer: Tokenizer) -> list[TokenScore]:
+    piece = tokenizer.id_to_piece
+    return [TokenScore(i, piece(i), lp, [(piece(t), v) for t, v in zip(ti, tv, strict=True)])
+            for i, lp, ti, tv in zip(ids, logprobs, top_ids, top_lps, strict=True)]
+
+
+def _score_rows(logits: torch.Tensor, targets: torch.Tensor, top_k: int) -> tuple[list, list, list]:
+    """Log-probabilities of ``targets`` (N,) under ``logits`` (N, V), plus the top-k alternatives of each row."""
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
+    picked = logp.gather(1, targets[:, None])[:, 0].tolist()
+    if top_k <= 0:
+        return picked, [[] for _ in picked], [[] for _ in picked]
+    top = torch.topk(logp, min(top_k, logp.size(-1)), dim=-1)
+    return picked, top.indices.tolist(), top.values.tolist()
+
+
+# ------------------------------------------------------------------------------------------------- causal
+
+@dataclass
+class _CausalRow:
+    """One padded row of a causal batch: its input window and which of its positions are scored."""
+
+    inputs: list[int]  # window fed to the model (at most context_length tokens)
+    targets: list[int]  # the tokens scored, predicted from the last len(targets) positions of ``inputs``
+
+
+def _causal_row(context: list[int], continuation: list[int], limit: int) -> _CausalRow:
+    """Context + continuation cut from the left to fit: the continuation's first token is read at the context's end."""
+    if len(continuation) > limit:
+        raise _too_long(len(continuation), limit)
+    full = context + continuation
+    inputs = full[:-1][-limit:]
+    return _CausalRow(inputs, continuation)
+
+
+def _run_causal(model: Transformer, rows: list[_CausalRow], batch_size: int, top_k: int,
+                progress: ProgressFn | None, cancel: CancelFn | None) -> list[tuple[list, list, list]]:
+    """Score every row, longest first so each padded batch wastes little; results in the rows' order.
+
+    Rows are right-padded. With causal attention a real position never sees a later one, so the padding
+    is invisible to every scored position and no attention mask is needed (the fast causal kernel stays on).
+    """
+    order = sorted((i for i, row in enumerate(rows) if row.targets), key=lambda i: -len(rows[i].inputs))
+    results: list[tuple[list, list, list]] = [([], [], [])] * len(rows)  # an empty continuation scores nothing
+    with inference(model) as device:
+        for start in range(0, len(order), batch_size):
+            _check(cancel, "scoring")
+            batch = [rows[i] for i in order[start:start + batch_size]]
+            width = max(len(r.inputs) for r in batch)
+            idx = torch.zeros(len(batch), width, dtype=torch.long)  # pad id 0; never seen by scored positions
+            rows_at, cols_at, targets = [], [], []
+            for b, row in enumerate(batch):
+                idx[b, :len(row.inputs)] = torch.tensor(row.inputs)
+                first = len(row.inputs) - len(row.targets)
+                rows_at += [b] * len(row.targets)
+                cols_at += range(first, len(row.inputs))
+                targets += row.targets
+            hidden = model(idx.to(device))  # (B, T, C)
+            picked = hidden[torch.tensor(rows_at, device=device), torch.tensor(cols_at, device=device)]  # (N, C)
+            scored = _score_rows(model.lm_logits(picked), torch.tensor(targets, device=device), top_k)
+            offset = 0
+            for b, i in enumerate(order[start:start + batch_size]):
+                n = len(batch[b].targets)
+                results[i] = tuple(part[offset:offset + n] for part in scored)  # type: ignore[assignment]
+                offset += n
+            if progress is not None:
+                progress(min(start + batch_size, len(order)), len(order))
+    return results
+
+
+def continuation_logprobs(model: Transformer, tokenizer: Tokenizer, pairs: list[tuple[str, str]], *,
+                          batch_size: int = 32, top_k: int = 5, progress: ProgressFn | None = None,
+                          cancel: CancelFn | None = None) -> list[list[TokenScore]]:
+    """Per-token log P(continuation | context) for many (context, continuation) pairs, ``batch_size`` per pass.
+
+    A context too long for the model is cut from its start; ``top_k`` alternatives per token (0 = none,
+    faster). ``progress(done, total)`` counts pairs; ``cancel()`` is checked between forward passes.
+    """
+    if not model.config.causal:
+        raise ValueError("continuation_logprobs needs a causal (GPT-style) model; a masked model is scored "
+                         "with conditional_logprobs or pseudo_log_likelihood.")
+    limit = model.config.context_length
+    rows = [_causal_row([tokenizer.eos_id, *c], x, limit) for c, x in _encode_pairs(tokenizer, pairs)]
+    scored = _run_causal(model, rows, max(1, batch_size), top_k, progress, cancel)
+    return [_token_scores(row.targets, *parts, tokenizer) for row, parts in zip(rows, scored, strict=True)]
+
+
+def _causal_windows(ids: list[int], limit: int) -> list[_CausalRow]:
+    """Windows that score ids[1:] of a long text, each token seeing at least half a context before it."""
+    rows, end = [], 1
+    stride = max(1, limit // 2)
+    while end < len(ids):
+        stop = min(len(ids), limit + 1 if end == 1 else end + stride)
+        start = max(0, stop - 1 - limit)
+        rows.append(_CausalRow(ids[start:stop - 1], ids[end:stop]))
+        end = stop
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- masked
+
+def _run_masked(model: Transformer, jobs: list[tuple[list[int], int]], tokenizer: Tokenizer, batch_size: int,
+                top_k: int, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> list[tuple[float, list[int], list[float]]]:
+    """For each (ids, position): log P(ids[position] | ids with that position masked), batched and padded."""
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+    results: list[tuple[float, list[int], list[float]]] = [(0.0, [], [])] * len(jobs)
+    with inference(model) as device:
+        specials = torch.tensor(tokenizer.special_ids, device=device)
+        for start in range(0, len(order), batch_size):
+            _check(cancel, "scoring")
+            chosen = order[start:start + batch_size]
+            width = max(len(jobs[i][0]) for i in chosen)
+            idx = torch.full((len(chosen), width), tokenizer.pad_id, dtype=torch.long)
+            keep = torch.zeros(len(chosen), width, dtype=torch.long)
+            for b, i in enumerate(chosen):
+                ids, position = jobs[i]
+                idx[b, :len(ids)] = torch.tensor(ids)
+                idx[b, position] = tokenizer.mask_id
+                keep[b, :len(ids)] = 1
+            padded = bool((keep == 0).any())  # an encoder sees both ways: padding must be masked out
+            hidden = model(idx.to(device), attention_mask=keep.to(device) if padded else None)  # (B, T, C)
+            positions = torch.tensor([jobs[i][1] for i in chosen], device=device)
+            picked = hidden[torch.arange(len(chosen), device=device), positions]  # (B, C)
+            logits = model.mlm_logits(picked).float()  # (B, V)
+            logits[:, specials] = float("-inf")  # as fill-mask: [MASK], [CLS], padding ... are never an answer
+            targets = torch.tensor([jobs[i][0][jobs[i][1]] for i in chosen], device=device)
+            lps, top_ids, top_lps = _score_rows(logits, targets, top_k)
+            for b, i in enumerate(chosen):
+                results[i] = (lps[b], top_ids[b], top_lps[b])
+            if progress is not None:
+                progress(min(start + batch_size, len(order)), len(order))
+    return results
+
+
+def _masked_sequence(tokenizer: Tokenizer, context: list[int], continuation: list[int],
+                     limit: int) -> tuple[list[int], list[int]]:
+    """``[CLS] context continuation [SEP]`` (context cut from its start to fit) and the continuation's positions."""
+    room = limit - 2 - len(continuation)
+    if room < 0:
+        raise _too_long(len(continuation), limit - 2)
+    context = context[len(context) - room:] if len(context) > room else context
+    ids = [tokenizer.cls_id, *context, *continuation, tokenizer.sep_id]
+    return ids, list(range(1 + len(context), 1 + len(context) + len(continuation)))
+
+
+def _masked_pairs(model: Transformer, tokenizer: Tokenizer, encoded: list[tuple[list[int], list[int]]],
+                  batch_size: int, top_k: int, progress: ProgressFn | None,
+                  cancel: CancelFn | None) -> list[list[TokenScore]]:
+    limit = model.config.context_length
+    sequences = [_masked_sequence(tokenizer, c, x, limit) for c, x in encoded]
+    jobs = [(ids, p) for ids, positions in sequences for p in positions]
+    flat = _run_masked(model, jobs, tokenizer, max(1, batch_size), top_k, progress, cancel)
+    out, offset = [], 0
+    for ids, positions in sequences:
+        part = flat[offset:offset + len(positions)]
+        offset += len(positions)
+        targets = [ids[p] for p in positions]
+        out.append(_token_scores(targets, [r[0] for r in part], [r[1] for r in part], [r[2] for r in part],
+                                 tokenizer))
+    return out
+
+
+def conditional_logprobs(model: Transformer, tokenizer: Tokenizer, pairs: list[tuple[str, str]], *,
+                         batch_size: int = 32, top_k: int = 0, progress: ProgressFn | None = None,
+                         cancel: CancelFn | None = None) -> list[list[TokenScore]]:
+    """Per-token scores of each continuation given its context, for either family.
+
+    Causal: :func:`continuation_logprobs`. Masked: each continuation token masked in turn, with the context
+    and the rest of the continuation visible (pseudo-log-likelihood restricted to the continuation).
+    ``batch_size`` counts sequences per forward pass (pairs, or masked copies).
+    """
+    if model.config.causal:
+        return continuation_logprobs(model, tokenizer, pairs, batch_size=batch_size, top_k=top_k,
+                                     progress=progress, cancel=cancel)
+    return _masked_pairs(model, tokenizer, _encode_pairs(tokenizer, pairs), batch_size, top_k, progress, cancel)
+
+
+# -------------------------------------------------------------------------------------------- whole texts
+
+def token_surprisal(model: Transformer, tokenizer: Tokenizer, text: str, *, top_k: int = 5,
+                    batch_size: int = 32) -> list[TokenScore]:
+    """Every token of ``text`` with its log-probability and the model's top alternatives (the token inspector).
+
+    Causal: given the text before it (a text longer than the context is read in overlapping windows).
+    Masked: pseudo-log-likelihood, each token masked in turn and predicted from all the others.
+    """
+    ids = tokenizer.encode(text)
+    if not ids:
+        return []
+    limit = model.config.context_length
+    if model.config.causal:
+        rows = _causal_windows([tokenizer.eos_id, *ids], limit)
+        scored = _run_causal(model, rows, max(1, batch_size), top_k, None, None)
+        return [s for row, parts in zip(rows, scored, strict=True)
+                for s in _token_scores(row.targets, *parts, tokenizer)]
+    if len(ids) > limit - 2:
+        raise _too_long(len(ids), limit - 2)
+    return _masked_pairs(model, tokenizer, [([], ids)], batch_size, top_k, None, None)[0]
+
+
+def pseudo_log_likelihood(model: Transformer, tokenizer: Tokenizer, text: str, *, batch_size: int = 32) -> float:
+    """Sum over the tokens of log P(token | all other tokens) for a masked model (Salazar et al. 2020)."""
+    if model.config.causal:
+        raise ValueError("pseudo_log_likelihood is for masked (BERT-style) models; a causal model's "
+                         "log-likelihood is the sum of token_surprisal's log-probabilities.")
+    return float(sum(s.logprob for s in token_surprisal(model, tokenizer, text, top_k=0, batch_size=batch_size)))

@@ -1,0 +1,222 @@
+"""A fine-tuning run on a QThread: reads the data, calls ``finetune()`` and relays its events as queued signals.
+
+Wired like :class:`~gpt_studio.workers.training.TrainingJob` (superqt's ``qthreading``): a parentless worker
+moved to its own QThread, ``started → run``, ``finished → quit`` (direct), both deleted later. Steps are
+coalesced by the same :class:`StepBatcher` (at most ~20 ``steps_logged`` per second, none lost), and pause /
+resume / stop go through the engine's :class:`TrainControl`, honoured at step boundaries: a stop still
+evaluates and saves the best model so far.
+
+The data files are read here, on the worker thread, with the label plan applied, so a large file never
+blocks the GUI; the request is plain data (paths, a ColumnMap, a LabelPlan, a FinetuneConfig).
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from gpt_studio.engine.errors import StudioError
+from gpt_studio.engine.finetune_data import ColumnMap, LabelPlan
+from gpt_studio.engine.project import Project
+from gpt_studio.engine.trainer_config import StepEvent
+from gpt_studio.workers import job as _jobs
+from gpt_studio.workers.training import StepBatcher, _SignallingControl, lower_thread_priority
+
+
+@dataclass
+class FinetuneRequest:
+    """Everything one fine-tuning run needs, as plain data (crosses to the worker thread unchanged)."""
+
+    base: Any  # a BaseModel or its spec string
+    task: str
+    train_path: Path
+    columns: ColumnMap
+    config: Any  # engine.finetune.FinetuneConfig
+    plan: LabelPlan | None = None
+    regression: bool = False
+    eval_path: Path | None = None
+    name: str | None = None
+    max_examples: int = 0  # 0 = all; otherwise a class-balanced sample of this many
+    seed: int = 1337
+
+
+def estimate_steps(train_examples: int, config: Any, has_eval_file: bool) -> int:
+    """Optimizer steps the run will take (the engine splits off validation itself when no file is given)."""
+    n = train_examples if has_eval_file else train_examples - max(1, round(train_examples * config.val_fraction))
+    return max(1, math.ceil(max(n, 1) / config.batch_size)) * max(int(config.epochs), 1)
+
+
+class _FinetuneWorker(QObject):
+    """Runs on the job's QThread: reads the data, fine-tunes, and emits the events as signals."""
+
+    data_loaded = Signal(object)
+    steps_logged = Signal(object)
+    eval_logged = Signal(object)
+    paused_changed = Signal(bool)
+    error_raised = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(object)
+
+    def __init__(self, project: Project, request: FinetuneRequest) -> None:
+        super().__init__()
+        self._project, self._request = project, request
+        self.control = _SignallingControl(self._on_hold, self._on_release)
+        self._batcher = StepBatcher(self.steps_logged.emit)
+        self._end_summary: dict[str, Any] | None = None
+        self._error_seen = False
+
+    @Slot()
+    def run(self) -> None:
+        """The thread's body: exactly one ``finished`` at the end, whatever happens."""
+        summary: dict[str, Any] | None = None
+        lower_thread_priority()
+        try:
+            summary = self._finetune()
+        except StudioError as exc:
+            summary = self._end_summary
+            if not self._error_seen:
+                self.failed.emit(str(exc), "")
+        except NotImplementedError:
+            self.failed.emit("The fine-tuning engine is not available in this build yet.", traceback.format_exc())
+        except MemoryError:
+            self.failed.emit("Out of memory while fine-tuning; try a smaller batch or fewer examples.",
+                             traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
+            self.failed.emit(f"Fine-tuning failed: {exc}", traceback.format_exc())
+        finally:
+            self._batcher.flush()
+            self.finished.emit(summary)
+
+    def _finetune(self) -> dict[str, Any]:
+        from gpt_studio.engine.finetune import finetune
+        from gpt_studio.engine.finetune_data import load_task_data, subsample
+
+        req = self._request
+        train = load_task_data(req.train_path, req.task, req.columns, plan=req.plan, regression=req.regression)
+        if req.max_examples:  # a class-balanced sample, for a quick try on a big file
+            train = subsample(train, req.max_examples, req.seed)
+        eval_data = None
+        if req.eval_path is not None:
+            eval_data = load_task_data(req.eval_path, req.task, req.columns, plan=req.plan,
+                                       regression=req.regression, labels=train.labels or None)
+        self.data_loaded.emit({
+            "train_examples": len(train.examples),
+            "eval_examples": len(eval_data.examples) if eval_data is not None else None,
+            "labels": list(train.labels),
+            "skipped": len(train.skipped),
+            "total_steps": estimate_steps(len(train.examples), req.config, eval_data is not None),
+        })
+        result = finetune(self._project, req.base, train, req.config, eval_data=eval_data, name=req.name or None,
+                          listeners=[self._on_event], control=self.control)
+        return result.to_dict()
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, StepEvent):
+            self._batcher.add(event)
+            return
+        self._batcher.flush()
+        kind = getattr(event, "kind", "")
+        if kind == "finetune_eval":
+            self.eval_logged.emit(event)
+        elif kind == "error":
+            self._error_seen = True
+            self.error_raised.emit(event)
+        elif kind == "end":
+            self._end_summary = event.summary
+
+    def _on_hold(self) -> None:
+        self._batcher.flush()
+        self.paused_changed.emit(True)
+
+    def _on_release(self) -> None:
+        self.paused_changed.emit(False)
+
+
+class FinetuneJob(QObject):
+    """One fine-tuning run on its own thread, its events relayed as signals on the GUI thread.
+
+    Signals, in order: ``data_loaded(dict)`` once the files are read (train_examples, eval_examples, labels,
+    skipped, total_steps); then ``steps_logged(list[StepEvent])``, ``eval_logged(FinetuneEvalEvent)`` and
+    ``paused_changed(bool)`` as they happen; ``error_raised(ErrorEvent)`` when the loss became NaN or memory
+    ran out (no ``failed`` follows); ``failed(reason, details)`` for anything else (a StudioError gives a
+    reason a person can act on and empty details); and always ``finished(result)`` last: the
+    ``FinetuneResult.to_dict()``, or None when the run failed before it ended.
+    """
+
+    data_loaded = Signal(object)
+    steps_logged = Signal(object)
+    eval_logged = Signal(object)
+    paused_changed = Signal(bool)
+    error_raised = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(object)
+
+    def __init__(self, project: Project, request: FinetuneRequest) -> None:
+        super().__init__()
+        self.what = "fine-tuning"  # the main window names running jobs when asked to quit
+        self.is_running = False
+        self._worker = _FinetuneWorker(project, request)
+        self._control = self._worker.control  # kept here: the worker is deleted when its thread ends
+        self._thread = QThread()
+        self._thread.setObjectName("fine-tuning")
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
+        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self._thread.deleteLater)
+        # the worker dies with its thread, on that thread: left to Python's cyclic collector (it is in a cycle
+        # with its control and batcher), it could be destroyed on whichever thread allocates next
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.finished.connect(self._forget)
+        self._worker.finished.connect(self._on_finished)
+        for name in ("data_loaded", "steps_logged", "eval_logged", "paused_changed", "error_raised", "failed"):
+            getattr(self._worker, name).connect(getattr(self, name))
+
+    def start(self) -> FinetuneJob:
+        """Start the thread (at low priority, so the GUI thread wins the CPU); returns self."""
+        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
+        self.is_running = True
+        self._thread.start(QThread.Priority.LowPriority)
+        return self
+
+    def pause(self) -> None:
+        """Hold after the current step (``paused_changed(True)`` once it holds)."""
+        self._control.pause()
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        self._control.resume()
+
+    def stop(self) -> None:
+        """End after the current step; the engine still evaluates and saves the best model so far."""
+        self._control.stop()
+
+    def cancel(self) -> None:
+        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
+        self.stop()
+
+    def wait(self, ms: int = 30_000) -> bool:
+        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
+        try:
+            return self._thread.wait(ms)
+        except RuntimeError:  # the QThread was already deleted: it has finished
+            return True
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether a pause is requested on a running job."""
+        return self.is_running and self._control.paused
+
+    @Slot(object)
+    def _on_finished(self, result: dict[str, Any] | None) -> None:
+        self.is_running = False
+        self.finished.emit(result)
+
+    @Slot()
+    def _forget(self) -> None:
+        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]
