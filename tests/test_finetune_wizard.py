@@ -293,9 +293,12 @@ def test_a_one_epoch_run_on_200_rows_completes_and_shows_accuracy_and_a_confusio
     assert wizard.current == SAVE and not wizard.next_button.isVisibleTo(wizard)
     save = wizard.save_page
     assert save.model_path == project.models_dir / "sentiment-200" and (save.model_path / "model.safetensors").is_file()
-    assert not save.playground_button.isEnabled() and "Playground" in save.playground_button.toolTip()
+    assert save.playground_button.isEnabled() and "Playground" in save.playground_button.toolTip()
     save.name.setText("sentiment-renamed")
     assert save.rename()
+    with qtbot.waitSignal(save.open_requested) as opened:
+        save.playground_button.click()
+    assert opened.args == ["sentiment-renamed"]
     assert (project.models_dir / "sentiment-renamed" / "finetune.json").is_file()
     assert not (project.models_dir / "sentiment-200").exists()
     wizard.go_to(BASE)

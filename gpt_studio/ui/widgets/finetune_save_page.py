@@ -34,6 +34,7 @@ class SavePage(WizardPage):
 
     title = "Save"
     renamed = Signal(str)  # the model's new folder
+    open_requested = Signal(str)  # the saved model's name, to open in the Playground
     restart_requested = Signal()
 
     def __init__(self, choices: FinetuneChoices, parent: QWidget | None = None) -> None:
@@ -53,7 +54,9 @@ class SavePage(WizardPage):
         self.files = note()
         self.playground_button = QPushButton("Open in Playground")
         self.playground_button.setEnabled(False)
-        self.playground_button.setToolTip("Coming with the Playground.")
+        self.playground_button.setToolTip("Load this model in the Playground: classify typed text, inspect tokens.")
+        self.playground_button.clicked.connect(
+            lambda: self.model_path is not None and self.open_requested.emit(self.model_path.name))
         self.another_button = QPushButton("Fine-tune another…")
         self.another_button.setToolTip("Back to the first step; your data, mapping and settings are kept.")
         self.another_button.clicked.connect(self.restart_requested)
@@ -106,7 +109,7 @@ class SavePage(WizardPage):
         self.files.setText("<br>".join(f"<b>{f}</b> — {why}" for f, why in present))
         self.usage.setText(f"From the command line: <code>gpt-studio predict {path} --data FILE.csv --out "
                            "predictions.csv</code>" if path else "")
-        for widget in (self.name, self.open_button):
+        for widget in (self.name, self.open_button, self.playground_button):
             widget.setEnabled(path is not None)
         self._on_name_edited()
 
