@@ -282,7 +282,9 @@ def test_the_sample_button_calls_the_state_hook_when_the_corpus_pane_exists(make
         def request_sample(self) -> None:
             State.calls += 1
 
-    monkeypatch.setattr(main_window, "_corpus_pane", lambda state, spec, parent: QWidget(parent))
+    build = main_window._build_pane
+    monkeypatch.setattr(main_window, "_build_pane",
+                        lambda index, state, parent: QWidget(parent) if index == 0 else build(index, state, parent))
     window = make_window(state=State())
     assert not window.welcome.sample_button.isHidden()
     window.welcome.sample_button.click()
@@ -290,7 +292,9 @@ def test_the_sample_button_calls_the_state_hook_when_the_corpus_pane_exists(make
 
 
 def test_the_sample_button_is_hidden_while_the_corpus_pane_is_a_placeholder(make_window, monkeypatch):
-    monkeypatch.setattr(main_window, "_corpus_pane", lambda state, spec, parent: ComingNextPage("C", "w", "n", parent))
+    build = main_window._build_pane
+    monkeypatch.setattr(main_window, "_build_pane", lambda index, state, parent: ComingNextPage("C", "w", "n", parent)
+                        if index == 0 else build(index, state, parent))
     assert make_window().welcome.sample_button.isHidden()
 
 

@@ -8,6 +8,7 @@ the window while one runs asks first, cancels and waits for it.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -36,79 +37,34 @@ from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import PROJECT_FILE, Project, init_project, open_project
 from gpt_studio.ui import about, error_dialog, theme
 from gpt_studio.ui.app import RecentProjects, make_settings, wait_for_jobs
-from gpt_studio.ui.placeholder import PANES, ComingNextPage, PaneSpec, WelcomePage
+from gpt_studio.ui.placeholder import PANES, ComingNextPage, WelcomePage
 from gpt_studio.ui.state import AppState
 from gpt_studio.workers import Job, running_jobs
 
-CORPUS_MODULE = "gpt_studio.ui.panes.corpus_pane"
-PRETRAIN_MODULE = "gpt_studio.ui.panes.pretrain_pane"
-FINETUNE_MODULE = "gpt_studio.ui.panes.finetune_pane"
-PLAYGROUND_MODULE = "gpt_studio.ui.panes.playground_pane"
+PANE_CLASSES = (  # (module, class) of panes 0-3; imported when the window is built
+    ("gpt_studio.ui.panes.corpus_pane", "CorpusPane"),
+    ("gpt_studio.ui.panes.pretrain_pane", "PretrainPane"),
+    ("gpt_studio.ui.panes.finetune_pane", "FinetunePane"),
+    ("gpt_studio.ui.panes.playground_pane", "PlaygroundPane"),
+)
 WARM_UP_DELAY_MS = 300  # let the window paint before torch's import competes for the GIL
 
 
-def _corpus_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
-    """The real Corpus & Tokenizer pane when its module exists (built in parallel), else its placeholder."""
-    try:
-        from gpt_studio.ui.panes.corpus_pane import CorpusPane
-    except ModuleNotFoundError as exc:
-        if exc.name != CORPUS_MODULE:
-            raise
-        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
-    return CorpusPane(state, parent)
-
-
-def _pretrain_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
-    """The real Pretrain pane when its module exists (built in parallel), else its placeholder."""
-    try:
-        from gpt_studio.ui.panes.pretrain_pane import PretrainPane
-    except ModuleNotFoundError as exc:
-        if exc.name != PRETRAIN_MODULE:
-            raise
-        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
-    return PretrainPane(state, parent)
-
-
-def _finetune_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
-    """The real Fine-tune pane when its module exists (built in parallel), else its placeholder."""
-    try:
-        from gpt_studio.ui.panes.finetune_pane import FinetunePane
-    except ModuleNotFoundError as exc:
-        if exc.name != FINETUNE_MODULE:
-            raise
-        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
-    return FinetunePane(state, parent)
-
-
-def _playground_pane(state: AppState, spec: PaneSpec, parent: QWidget) -> QWidget:
-    """The real Playground pane when its module exists (built in parallel), else its placeholder."""
-    try:
-        from gpt_studio.ui.panes.playground_pane import PlaygroundPane
-    except ModuleNotFoundError as exc:
-        if exc.name != PLAYGROUND_MODULE:
-            raise
-        return ComingNextPage(spec.title.replace("&&", "&"), spec.what, spec.now, parent)
-    return PlaygroundPane(state, parent)
+def _build_pane(index: int, state: AppState, parent: QWidget) -> QWidget:
+    """Pane ``index``'s widget (each pane module keeps its heavy imports until it is first shown)."""
+    module, name = PANE_CLASSES[index]
+    return getattr(importlib.import_module(module), name)(state, parent)
 
 
 def _pane(index: int, state: AppState, parent: QWidget) -> QWidget:
     """Build pane ``index``; a pane that fails to build becomes a page saying so, not a dead window."""
     spec = PANES[index]
-    title = spec.title.replace("&&", "&")
     try:
-        if index == 0:
-            return _corpus_pane(state, spec, parent)
-        if index == 1:
-            return _pretrain_pane(state, spec, parent)
-        if index == 2:
-            return _finetune_pane(state, spec, parent)
-        if index == 3:
-            return _playground_pane(state, spec, parent)
+        return _build_pane(index, state, parent)
     except Exception as exc:  # noqa: BLE001 - one broken pane must not stop the app from starting
         traceback.print_exc()
-        return ComingNextPage(title, f"This pane could not be loaded: {exc}",
+        return ComingNextPage(spec.title.replace("&&", "&"), f"This pane could not be loaded: {exc}",
                               "Report this with the traceback printed on the terminal.", parent)
-    return ComingNextPage(title, spec.what, spec.now, parent)
 
 
 class MainWindow(QMainWindow):
