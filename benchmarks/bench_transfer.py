@@ -66,6 +66,17 @@ def build_project(folder: Path, vocab_size: int) -> Any:
                      "val_tokens": encoded["splits"]["val"]["tokens"]}
 
 
+def reopen_project(folder: Path) -> Any:
+    """An already built project (``--base``): its shards' figures, without importing or encoding again."""
+    from gpt_studio.engine.data import load_meta
+    from gpt_studio.engine.project import open_project
+
+    project = open_project(folder)
+    meta = load_meta(project)
+    return project, {"documents": None, "characters": None, "vocab_size": meta["vocab_size"],
+                     "train_tokens": meta["splits"]["train"]["tokens"], "val_tokens": meta["splits"]["val"]["tokens"]}
+
+
 def main() -> int:
     """Run the benchmark and print the table (and a JSON line with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -81,6 +92,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: on a shared 2-core machine 2 threads ran 10x slower)")
     parser.add_argument("--project", type=Path, help="reuse/keep the project here (default: a temp folder)")
+    parser.add_argument("--base", help="fine-tune from this pretrained run of --project instead of pretraining again")
     args = parser.parse_args()
 
     import torch
@@ -88,6 +100,7 @@ def main() -> int:
     from gpt_studio.engine.finetune import FinetuneConfig, compare_with_scratch
     from gpt_studio.engine.finetune_data import ColumnMap, load_task_data, stratified_split, subsample
     from gpt_studio.engine.pretrain import pretrain
+    from gpt_studio.engine.runs import find_run
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -104,13 +117,17 @@ def main() -> int:
         folder = args.project
     try:
         t0 = time.perf_counter()
-        project, corpus = build_project(folder, args.vocab_size)
+        project, corpus = reopen_project(folder) if args.base else build_project(folder, args.vocab_size)
         prep_seconds = time.perf_counter() - t0
-        print(f"corpus: {corpus['documents']} documents, {corpus['characters']:,} characters; BPE "
+        print(f"corpus: {corpus['documents']} documents, {corpus['characters'] or 0:,} characters; BPE "
               f"{corpus['vocab_size']}; {corpus['train_tokens']:,} train / {corpus['val_tokens']:,} val tokens "
               f"({prep_seconds:.0f} s)", file=sys.stderr)
         t0 = time.perf_counter()
-        summary = pretrain(project, preset_name="tiny-gpt", settings={**MODEL, **PRETRAIN}, max_steps=steps)
+        if args.base:
+            summary = find_run(project, args.base).read()["summary"]
+            steps = summary["steps"]
+        else:
+            summary = pretrain(project, preset_name="tiny-gpt", settings={**MODEL, **PRETRAIN}, max_steps=steps)
         pretrain_seconds = time.perf_counter() - t0
         print(f"pretrained {summary['run_id']}: {steps} steps, {summary['parameters']:,} parameters, val loss "
               f"{summary['initial_val_loss']:.3f} → {summary['final_val_loss']:.3f} ({pretrain_seconds:.0f} s)",

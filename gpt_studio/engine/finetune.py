@@ -5,7 +5,9 @@ the names, fields and signatures below are the public API. Implementation notes:
 
 - Special tokens (the tokenizer's reserved ids): GPT start = ``<s>`` (bos), delimiter = ``[SEP]``, extract =
   ``[CLS]``; the head reads the final hidden state at the extract token. BERT: ``[CLS] a [SEP] b [SEP]`` with
-  token types 0/1; the head reads [CLS] (through the pooler when the model has one).
+  token types 0/1; the head reads [CLS] (through the pooler when the model has one). A model imported from
+  Hugging Face brings its own tokenizer (:mod:`hf_tokenizer`): GPT-2 starts with ``<|endoftext|>`` and gets the
+  importer's new ``<|sep|>`` / ``<|cls|>`` ids as delimiter and extract (it has neither); BERT has its own.
 - Similarity: both orderings run through the body; the two representations are added, then the head.
 - Multiple choice: one sequence per answer, a linear head to one score each, softmax over the answers.
 - Loss L2 (cross-entropy; MSE for regression) plus ``aux_lm_weight`` · L1 (next-token loss on the input
@@ -20,11 +22,14 @@ the names, fields and signatures below are the public API. Implementation notes:
   elapsed_seconds), :class:`FinetuneEvalEvent` after each epoch (and every ``eval_interval`` steps if > 0),
   the trainer's ``ErrorEvent`` and ``EndEvent`` (summary = :meth:`FinetuneResult.to_dict`). ``TrainControl``
   pause / stop works as in pretraining; a stop still evaluates and saves the best model so far.
+- Bases: a pretraining run's checkpoint, a saved fine-tuned model (``finetune.json``; its head is dropped) or a
+  model imported from Hugging Face (``source.json``, weights under the Transformer's own names, no prefix).
 - Saved model folder ``PROJECT/models/<name>/`` (written atomically, staged beside and renamed):
   ``model.safetensors`` (body + head), ``config.json`` (the ModelConfig), ``finetune.json`` (task, labels,
-  regression, columns, base, FinetuneConfig, metrics, tokenizer sha256), ``tokenizer.model`` and
-  ``tokenizer.json`` (copies, so the folder is self-contained), ``predictions.csv`` (validation rows with
-  probabilities), ``metrics.jsonl``.
+  regression, columns, base, FinetuneConfig, metrics, tokenizer sha256), the tokenizer so the folder is
+  self-contained (SentencePiece: copies of ``tokenizer.model`` and ``tokenizer.json``; Hugging Face: its
+  ``tokenizer.json`` and ``tokenizer_roles.json``), ``predictions.csv`` (validation rows with probabilities),
+  ``metrics.jsonl``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from typing import Any
 
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.finetune_data import TASK_TITLES, TASKS, ColumnMap, TaskData, load_task_data, stratified_split
+from gpt_studio.engine.hf_import import SOURCE_FILE
+from gpt_studio.engine.hf_tokenizer import HFTokenizer, load_tokenizer
 from gpt_studio.engine.project import Project
 
 FINETUNE_FILE = "finetune.json"
@@ -51,7 +58,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.jsonl"
-TOKENIZER_FILES = ("tokenizer.model", "tokenizer.json")
+TOKENIZER_FILES = ("tokenizer.model", "tokenizer.json")  # a SentencePiece tokenizer's files (HFTokenizer saves its own)
 FORMAT_VERSION = 1
 EVAL_BATCH_SIZE = 64  # fixed, so a reloaded model scores the same rows in the same batches: identical numbers
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,120}$")
@@ -144,6 +151,7 @@ class BaseModel:
     description: str  # one line for the wizard: "run 2026...-gpt-1a2b, step 500, 0.8M parameters, val 1.92"
     tokenizer_dir: Path
     kind: str = "checkpoint"  # "checkpoint" (a pretraining run's) | "model" (a saved fine-tuned model)
+    #                           | "imported" (a Hugging Face GPT-2 / BERT brought in by `import-model`)
     run_id: str | None = None  # the pretraining run (checkpoints; for saved models, the run they came from)
     step: int | None = None
     tokenizer_sha256: str | None = None  # what the weights were trained with (checked when loading)
@@ -265,8 +273,47 @@ def _model_base(folder: Path, spec: str) -> BaseModel:
                      context_length=config.context_length)
 
 
+def is_imported_model(folder: Path) -> bool:
+    """A models/ folder written by ``import-model``: ``source.json`` beside its weights, and no ``finetune.json``."""
+    return ((folder / SOURCE_FILE).is_file() and (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+            and not (folder / FINETUNE_FILE).is_file())
+
+
+def _imported_base(folder: Path, spec: str) -> BaseModel:
+    """A Hugging Face model imported into the project: its own tokenizer lies beside its weights."""
+    from gpt_studio.engine.atomic import read_json
+    from gpt_studio.engine.model import ModelConfig, count_parameters
+
+    try:
+        source = read_json(folder / SOURCE_FILE)
+        config = ModelConfig.from_dict(read_json(folder / CONFIG_FILE))
+    except (OSError, ValueError, TypeError) as exc:
+        raise StudioError(f"{folder} is not a readable imported model ({exc}); import it again with "
+                          "`gpt-studio import-model`.") from exc
+    if not isinstance(source, dict):
+        raise StudioError(f"{folder / SOURCE_FILE} is not a JSON object; import the model again with "
+                          "`gpt-studio import-model`.")
+    parameters = count_parameters(config)
+    architecture = ", ".join(map(str, source.get("architectures") or [])) or "no architecture listed"
+    missing = "; no masked-LM head" if any("masked-LM" in str(m) for m in source.get("missing") or []) else ""
+    return BaseModel(spec=spec, path=folder, family=config.family, parameters=parameters,
+                     description=f"imported {source.get('model_type', '?')} {folder.name} ({architecture}), "
+                                 f"{_size(parameters)} parameters{missing}",
+                     tokenizer_dir=folder, kind="imported", n_layer=config.n_layer,
+                     context_length=config.context_length)
+
+
+def _saved_base(folder: Path, spec: str) -> BaseModel | None:
+    """The base a models/ folder offers: a fine-tuned model or an imported one (None for anything else)."""
+    if (folder / FINETUNE_FILE).is_file():
+        return _model_base(folder, spec)
+    if is_imported_model(folder):
+        return _imported_base(folder, spec)
+    return None
+
+
 def list_bases(project: Project) -> list[BaseModel]:
-    """Every run checkpoint (latest and best of each run) and saved model of the project, newest first."""
+    """Every run checkpoint (latest and best of each run), saved and imported model of the project, newest first."""
     from gpt_studio.engine.checkpoint import list_checkpoints
     from gpt_studio.engine.runs import list_runs
 
@@ -289,25 +336,29 @@ def list_bases(project: Project) -> list[BaseModel]:
             continue  # a damaged run is not offered
     if project.models_dir.is_dir():
         for folder in project.models_dir.iterdir():
-            if folder.name.startswith(".") or not (folder / FINETUNE_FILE).is_file():
+            if folder.name.startswith(".") or not folder.is_dir():
                 continue
             try:
-                found.append(((folder / FINETUNE_FILE).stat().st_mtime, _model_base(folder, folder.name)))
+                base = _saved_base(folder, folder.name)
+                if base is not None:
+                    marker = FINETUNE_FILE if base.kind == "model" else SOURCE_FILE
+                    found.append(((folder / marker).stat().st_mtime, base))
             except (StudioError, OSError):
-                continue
+                continue  # a damaged folder is not offered
     return [base for _, base in sorted(found, key=lambda pair: pair[0], reverse=True)]
 
 
 def resolve_base(project: Project | None, spec: str) -> BaseModel:
-    """A run id (its latest checkpoint), ``RUN_ID@STEP``, a saved model's name, or a folder path."""
+    """A run id (its latest checkpoint), ``RUN_ID@STEP``, a saved or imported model's name, or a folder path."""
     from gpt_studio.engine import checkpoint as ckpt_io
     from gpt_studio.engine.runs import RunDir, find_run
 
     folder = Path(spec).expanduser()
     if folder.is_dir():
         folder = folder.resolve()
-        if (folder / FINETUNE_FILE).is_file():
-            return _model_base(folder, spec)
+        saved = _saved_base(folder, spec)
+        if saved is not None:
+            return saved
         if (folder / ckpt_io.MANIFEST_FILE).is_file():
             match = re.match(r"^step-(\d+)$", folder.name)
             ckpt = ckpt_io.Checkpoint(folder, int(match.group(1)) if match else -1)
@@ -318,11 +369,14 @@ def resolve_base(project: Project | None, spec: str) -> BaseModel:
             run = RunDir(folder)
             return _checkpoint_base(None, run, ckpt_io.find_checkpoint(run.checkpoints_dir, None), spec,
                                     tokenizer_dir=folder.parents[1] / "tokenizer")
-        raise StudioError(f"{folder} is neither a saved model (no {FINETUNE_FILE}), a checkpoint nor a run folder.")
+        raise StudioError(f"{folder} is neither a fine-tuned model (no {FINETUNE_FILE}), an imported model (no "
+                          f"{SOURCE_FILE}), a checkpoint nor a run folder.")
     if project is None:
         raise StudioError(f"{spec!r} is not a folder; give the project (--project) to find a run or a model by name.")
-    if (project.models_dir / spec / FINETUNE_FILE).is_file():
-        return _model_base(project.models_dir / spec, spec)
+    if (project.models_dir / spec).is_dir():
+        saved = _saved_base(project.models_dir / spec, spec)
+        if saved is not None:
+            return saved
     run_id, at, step_text = spec.partition("@")
     step = None
     if at:
@@ -333,34 +387,74 @@ def resolve_base(project: Project | None, spec: str) -> BaseModel:
     try:
         run = find_run(project, run_id)
     except StudioError as exc:
-        models = sorted(p.name for p in project.models_dir.glob("*") if (p / FINETUNE_FILE).is_file())
+        models = sorted(p.name for p in project.models_dir.glob("*")
+                        if (p / FINETUNE_FILE).is_file() or is_imported_model(p))
         extra = f" Saved models: {', '.join(models[-5:])}." if models else ""
         raise StudioError(f"{exc} No saved model is called {spec!r} either.{extra}") from None
     return _checkpoint_base(project, run, ckpt_io.find_checkpoint(run.checkpoints_dir, step), spec)
 
 
+def _body_state(weights: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The Transformer's tensors of a saved model's weights, under the Transformer's own names.
+
+    A fine-tuned model keeps its body under ``body.`` beside its head (the head is dropped); an imported one
+    stores the Transformer's names without a prefix. The token embedding tells which.
+    """
+    prefix = "body." if "body.wte.weight" in weights else "" if "wte.weight" in weights else None
+    if prefix is None:
+        raise StudioError(f"{path} holds no Transformer weights (no token embedding 'wte.weight' or "
+                          "'body.wte.weight'); the model folder is damaged, or not a GPT Studio model.")
+    return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def _check_body(state: dict[str, Any], config: Any, path: Path) -> None:
+    """Refuse weights that lack a body tensor the config implies (fine-tuning would start it fresh, silently).
+
+    Only the masked-LM head may be absent (an imported ``BertModel`` has none): it then starts from its init.
+    """
+    import torch
+
+    from gpt_studio.engine.loading import MASKED_LM_KEYS
+    from gpt_studio.engine.model import Transformer
+
+    with torch.device("meta"):
+        expected = Transformer(config).state_dict()
+    missing = [k for k in expected if k not in state and not k.startswith(MASKED_LM_KEYS)]
+    if missing:
+        raise StudioError(f"{path} lacks {len(missing)} weight(s) its {CONFIG_FILE} implies "
+                          f"({', '.join(missing[:4])}); the model folder is damaged: save or import it again.")
+
+
 def _load_base(base: BaseModel) -> tuple[Any, dict[str, Any], Any]:
-    """(ModelConfig, body state dict, Tokenizer) of a base, after checking the tokenizer is the one it used."""
+    """(ModelConfig, body state dict, tokenizer) of a base, after checking the tokenizer is the one it used.
+
+    The tokenizer is whatever the base's folder keeps (:func:`load_tokenizer`): the project's SentencePiece one
+    for checkpoints, an imported model's Hugging Face one, or the copy a fine-tuned model saved.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from gpt_studio.engine import checkpoint as ckpt_io
     from gpt_studio.engine.model import ModelConfig
-    from gpt_studio.engine.tokenizer import Tokenizer
 
-    tokenizer = Tokenizer(base.tokenizer_dir)
+    tokenizer = load_tokenizer(base.tokenizer_dir)
     if base.tokenizer_sha256 and tokenizer.checksum != base.tokenizer_sha256:
         raise StudioError(f"The base {base.spec} was trained with another tokenizer than the one in "
                           f"{base.tokenizer_dir} (it was retrained since); fine-tune a model of the current tokenizer.")
-    if base.kind == "model":
+    if base.kind in ("model", "imported"):
         from gpt_studio.engine.atomic import read_json
 
-        config = ModelConfig.from_dict(read_json(base.path / CONFIG_FILE))
         try:
-            weights = load_file(str(base.path / WEIGHTS_FILE))
+            config = ModelConfig.from_dict(read_json(base.path / CONFIG_FILE))
+        except (OSError, ValueError, TypeError) as exc:
+            raise StudioError(f"{base.path / CONFIG_FILE} is not a readable model configuration ({exc}).") from exc
+        path = base.path / WEIGHTS_FILE
+        try:
+            weights = load_file(str(path))
         except (SafetensorError, OSError) as exc:
-            raise StudioError(f"{base.path / WEIGHTS_FILE} cannot be read ({exc}).") from exc
-        state = {k[len("body."):]: v for k, v in weights.items() if k.startswith("body.")}
+            raise StudioError(f"{path} cannot be read ({exc}).") from exc
+        state = _body_state(weights, path)
+        _check_body(state, config, path)
     else:
         model, _ = ckpt_io.load_model_from_checkpoint(base.path)
         config, state = model.config, model.state_dict()
@@ -379,11 +473,10 @@ def sequence_preview(base: BaseModel, data: TaskData, index: int = 0, max_length
     from gpt_studio.engine.atomic import read_json
     from gpt_studio.engine.finetune_model import encode_examples
     from gpt_studio.engine.model import ModelConfig
-    from gpt_studio.engine.tokenizer import Tokenizer
 
     if not 0 <= index < len(data.examples):
         raise StudioError(f"Example {index} does not exist; the data has {len(data.examples)}.")
-    tokenizer = Tokenizer(base.tokenizer_dir)
+    tokenizer = load_tokenizer(base.tokenizer_dir)
     config = ModelConfig.from_dict(read_json(base.path / CONFIG_FILE))
     length = min(max_length or config.context_length, config.context_length)
     encoded = encode_examples(tokenizer, config.causal, data.task, [data.examples[index]], length)[0]
@@ -483,7 +576,7 @@ class _NonFiniteLoss(Exception):
 def _default_name(task: str, base: BaseModel) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     source = base.run_id or Path(base.spec).name
-    if base.kind == "model":
+    if base.kind in ("model", "imported"):
         source = base.path.name
     return f"{task}-{source}-{stamp}"
 
@@ -795,9 +888,7 @@ class _Finetuner:
         save_file(state, str(staging / WEIGHTS_FILE), metadata={"format": "gpt-studio-finetune"})
         fsync_file(staging / WEIGHTS_FILE)
         write_json(staging / CONFIG_FILE, self.model_config.to_dict())
-        for name in TOKENIZER_FILES:
-            shutil.copyfile(self.base.tokenizer_dir / name, staging / name)
-            fsync_file(staging / name)
+        self._save_tokenizer(staging)
         _write_predictions(staging / PREDICTIONS_FILE, self.config.task, self.val_split.examples, self.labels,
                            best["outputs"], self.regression)
         base = self.base
@@ -821,6 +912,27 @@ class _Finetuner:
         self.writer = None
         os.replace(staging, final)
         _fsync_dir(final.parent)
+
+
+    def _save_tokenizer(self, staging: Path) -> None:
+        """Put the tokenizer the model was trained with into the folder, so the folder works on its own.
+
+        A Hugging Face tokenizer writes its ``tokenizer.json`` and ``tokenizer_roles.json`` (the role ids, the
+        added ``<|cls|>``/``<|sep|>``), so reloading never re-derives them; a SentencePiece one is copied as is.
+        """
+        from gpt_studio.engine.atomic import fsync_file
+
+        if isinstance(self.tokenizer, HFTokenizer):
+            self.tokenizer.save(staging)
+            return
+        source = Path(getattr(self.tokenizer, "folder", self.base.tokenizer_dir))
+        if not (source / TOKENIZER_FILES[0]).is_file():
+            raise StudioError(f"{source / TOKENIZER_FILES[0]} is missing, so the fine-tuned model cannot keep a copy "
+                              "of its tokenizer; restore or retrain the tokenizer and fine-tune again.")
+        for name in TOKENIZER_FILES:  # tokenizer.json is absent only where the base kept a bare tokenizer.model
+            if (source / name).is_file():
+                shutil.copyfile(source / name, staging / name)
+                fsync_file(staging / name)
 
 
 def finetune(project: Project, base: str | BaseModel, train_data: TaskData, config: FinetuneConfig, *,
@@ -852,7 +964,6 @@ def _load_finetuned(model_path: str | Path, device: str = "auto") -> _Loaded:
     from gpt_studio.engine.atomic import read_json
     from gpt_studio.engine.finetune_model import FinetuneModel
     from gpt_studio.engine.model import ModelConfig
-    from gpt_studio.engine.tokenizer import Tokenizer
 
     folder = Path(model_path).expanduser()
     if not (folder / FINETUNE_FILE).is_file():
@@ -864,9 +975,11 @@ def _load_finetuned(model_path: str | Path, device: str = "auto") -> _Loaded:
         raise StudioError(f"{folder}: {exc}; the model folder is damaged.") from exc
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise StudioError(f"{folder} was written by a newer GPT Studio; upgrade to use it.")
-    tokenizer = Tokenizer(folder)
+    tokenizer = load_tokenizer(folder)  # SentencePiece copies, or a Hugging Face tokenizer.json + roles
     if tokenizer.checksum != meta.get("tokenizer_sha256"):
-        raise StudioError(f"{folder}: tokenizer.model does not match the one the model was trained with.")
+        files = "tokenizer.json / tokenizer_roles.json" if isinstance(tokenizer, HFTokenizer) else "tokenizer.model"
+        raise StudioError(f"{folder}: {files} does not match the tokenizer the model was trained with "
+                          f"(tokenizer_sha256 in {FINETUNE_FILE}); restore the folder's own tokenizer files.")
     model = FinetuneModel(config, meta["task"], meta["num_outputs"], meta["config"].get("head_dropout", 0.1),
                           meta["regression"])
     try:
@@ -983,23 +1096,27 @@ def compare_with_scratch(project: Project, base: str, train_data: TaskData, conf
 
     control = control if control is not None else TrainControl()
     resolved = base if isinstance(base, BaseModel) else resolve_base(project, base)
-    rows = []
+    rows, stopped = [], False
     for seed in seeds:
         row: dict[str, Any] = {"seed": seed}
         for label, changes in (("pretrained", {}), ("scratch", {"layers_transferred": 0,
                                                                 "transfer_embeddings": False})):
-            if control.stop_requested:  # a stop ends the table at the last complete seed
+            if control.stop_requested:  # a stop between models ends the table at the last complete seed
+                stopped = True
                 break
             settings = replace(config, seed=seed, **changes)
             result = _Finetuner(project, resolved, train_data, settings, eval_data, listeners, control).run(save=False)
+            if result.reason == "stopped":  # a model cut short is not a measurement
+                stopped = True
+                break
             row[label] = _summary_row(result)
-        if "scratch" not in row or control.stop_requested:
+        if stopped:
             break
         rows.append(row)
     metric = "pearson" if config.regression else "accuracy"
     out: dict[str, Any] = {"analysis": "compare-scratch", "task": config.task, "base": resolved.spec,
                            "metric": metric, "seeds": [r["seed"] for r in rows], "runs": rows,
-                           "stopped": control.stop_requested}
+                           "stopped": stopped}
     for label in ("pretrained", "scratch"):
         values = [r[label]["metric"] for r in rows]
         mean, sd = mean_sd(values)
@@ -1025,23 +1142,27 @@ def sweep_layers(project: Project, base: str, train_data: TaskData, config: Fine
     n_layer = read_json(resolved.path / CONFIG_FILE)["n_layer"]
     layers = list(range(n_layer + 1)) if layers is None else list(layers)
     seeds = seeds or (config.seed,)
-    points = []
+    points, stopped = [], False
     for k in layers:
         runs = []
         for seed in seeds:
-            if control.stop_requested:  # a stop ends the sweep at the last complete point
+            if control.stop_requested:  # a stop between models ends the sweep at the last complete point
+                stopped = True
                 break
             settings = replace(config, seed=seed, layers_transferred=k)
             result = _Finetuner(project, resolved, train_data, settings, eval_data, listeners, control).run(save=False)
+            if result.reason == "stopped":  # a model cut short is not a measurement
+                stopped = True
+                break
             runs.append({"seed": seed, **_summary_row(result)})
-        if len(runs) < len(seeds) or control.stop_requested:
+        if stopped:
             break
         mean, sd = mean_sd([r["metric"] for r in runs])
         points.append({"layers": k, "metric": mean, "sd": sd, "runs": runs})
     return {"analysis": "sweep-layers", "task": config.task, "base": resolved.spec,
             "metric": "pearson" if config.regression else "accuracy", "n_layer": n_layer,
             "transfer_embeddings": config.transfer_embeddings, "seeds": list(seeds), "points": points,
-            "stopped": control.stop_requested}
+            "stopped": stopped}
 
 
 def model_info(model_path: str | Path) -> dict[str, Any]:

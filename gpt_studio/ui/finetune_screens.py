@@ -121,6 +121,12 @@ def render_finetune(window_or_pane: Any, outdir: str | os.PathLike[str], data: P
     shot("6-train")
     wizard.go_next()
     shot("7-results")
+    results = wizard.results_page  # the paper's layer sweep, run for real on the same choices (3 models here)
+    results.tabs.setCurrentWidget(results.analyses)
+    results.analyses.sweep_button.click()
+    _wait(lambda: not results.analyses.busy(), timeout_s, "the layer sweep to end")
+    shot("9-analyses")
+    results.tabs.setCurrentIndex(0)
     wizard.go_next()
     shot("8-save")
     return shots

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.finetune_data import ColumnMap, LabelPlan
@@ -90,7 +90,22 @@ class _FinetuneWorker(QObject):
             self.failed.emit(f"Fine-tuning failed: {exc}", traceback.format_exc())
         finally:
             self._batcher.flush()
+            self._hand_back()
             self.finished.emit(summary)
+
+    def _hand_back(self) -> None:
+        """End of run, on the worker thread: break the worker's reference cycles and move it to the GUI thread.
+
+        Then the job's reference is the last one, and the worker is freed by reference counting where the job
+        is: on the GUI thread. Left in a cycle (control and batcher call back into its signals), Python's
+        collector could free it during an allocation on any thread, and a QObject destroyed from a thread it
+        does not live on can crash or deadlock against the GUI thread (seen as rare hangs and segfaults).
+        """
+        self._batcher = None  # type: ignore[assignment]
+        self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause
+        app = QCoreApplication.instance()
+        if app is not None:
+            self.moveToThread(app.thread())
 
     def _finetune(self) -> dict[str, Any]:
         from gpt_studio.engine.finetune import finetune
@@ -168,10 +183,7 @@ class FinetuneJob(QObject):
         self._thread.started.connect(self._worker.run)
         # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
         self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)
-        # the worker dies with its thread, on that thread: left to Python's cyclic collector (it is in a cycle
-        # with its control and batcher), it could be destroyed on whichever thread allocates next
-        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.finished.connect(self._thread.deleteLater)  # the worker returns to the GUI thread (_hand_back)
         self._thread.finished.connect(self._forget)
         self._worker.finished.connect(self._on_finished)
         for name in ("data_loaded", "steps_logged", "eval_logged", "paused_changed", "error_raised", "failed"):

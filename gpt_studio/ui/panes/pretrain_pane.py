@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
@@ -93,6 +93,7 @@ class PretrainPane(QWidget):
         self.planner.failed.connect(lambda reason, details: show_error(self, reason, details))
         c = self.controls
         c.start_clicked.connect(self.start_run)
+        c.cluster_clicked.connect(self.open_cluster_dialog)
         c.pause_clicked.connect(self.pause)
         c.resume_clicked.connect(self.resume)
         c.stop_clicked.connect(self.stop)
@@ -374,6 +375,28 @@ class PretrainPane(QWidget):
             show_error(self, "Following runs is not available in this build.")
             return
         self.controls.status.setText(f"Following {run_id} live (it trains outside this window).")
+
+    def open_cluster_dialog(self) -> Any:
+        """Run on a cluster…: the torchrun commands for the form's run; creating it follows it. Returns the dialog."""
+        if self.project is None or not self.form.is_valid:
+            show_error(self, f"Cannot prepare a run: {self.form.reason}")
+            return None
+        from gpt_studio.ui.widgets.cluster_dialog import ClusterDialog
+
+        dialog = ClusterDialog(self.project, self.form.preset_name(), self.form.settings(), self)
+        dialog.run_created.connect(self.follow_cluster_run)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # window-modal, no nested loop: a followed run keeps updating behind it
+        return dialog
+
+    def follow_cluster_run(self, run_id: str) -> None:
+        """List a run prepared for torchrun and follow its folder, as Attach does, before any process starts."""
+        self.runs.refresh()
+        self._notify_runs()
+        self.runs.select(run_id)
+        self.attach_run(run_id)
+        self.controls.status.setText(f"Following {run_id}: its curves appear once the torchrun processes write "
+                                     "metrics.")
 
     def _on_follow_ended(self, summary: dict[str, Any]) -> None:
         self.controls.status.setText(f"The followed run ended: {dialogs.summary_text(summary)}")

@@ -3,7 +3,8 @@
 Numbers come from the run's result (``FinetuneResult.to_dict()``); the mistakes from the ``predictions.csv``
 the engine wrote in the model folder (validation rows with one probability column per label). Clicking a
 cell of the confusion matrix lists the examples behind it, so a pattern in the errors leads to the rows.
-For regression the page shows Pearson, Spearman and MSE and the largest errors instead.
+For regression the page shows Pearson, Spearman and MSE and the largest errors instead. A second tab holds
+the paper's analyses (pretrained vs scratch, layers transferred 0..n; see ``finetune_analysis_group``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from gpt_studio.ui.widgets.finetune_analysis_group import AnalysesGroup
 from gpt_studio.ui.widgets.finetune_common import FinetuneChoices, WizardPage, blend, heading, note, readable_on
 
 PREDICTIONS_FILE = "predictions.csv"
@@ -109,6 +112,10 @@ class ResultsPage(WizardPage):
         self.show_all.setToolTip("Stop filtering by the chosen confusion-matrix cell.")
         self.show_all.clicked.connect(lambda: self.filter_mistakes(None))
         self.mistakes = _table(["Row", "Text", "True", "Predicted", "Probability"], stretch=1)
+        # the paper's analyses rerun these choices; while one runs the person stays here (reason() says why)
+        self.analyses = AnalysesGroup(choices)
+        self.analyses.busy_changed.connect(lambda _busy: self.changed.emit())
+        self._analysed_result: dict[str, Any] | None = None  # the run the analyses' figures belong with
         self._layout()
 
     def _layout(self) -> None:
@@ -149,13 +156,35 @@ class ResultsPage(WizardPage):
         layout.addWidget(heading("Results"))
         layout.addWidget(self.summary)
         layout.addLayout(top)
-        layout.addWidget(bottom, 1)
+        # tabs, not a third column: the sweep plot and the mistakes table each need the full width to read
+        self.tabs = QTabWidget()
+        self.tabs.addTab(bottom, "Confusion matrix and mistakes")
+        self.tabs.addTab(self.analyses, "Pretrained vs scratch · layers transferred")
+        layout.addWidget(self.tabs, 1)
 
     # ----------------------------------------------------------------------------------------- entering
 
     def enter(self) -> None:
-        """Show the latest run's result."""
+        """Show the latest run's result (a new run clears the analyses, which measured other choices)."""
         self.show_result(self.choices.result)
+        if self.choices.result is not self._analysed_result and not self.analyses.busy():
+            self._analysed_result = self.choices.result
+            self.analyses.reset()
+        self.analyses.refresh()
+
+    def busy(self) -> bool:
+        """While an analysis runs, Back would leave it unseen."""
+        return self.analyses.busy()
+
+    def reason(self) -> str:
+        """Next waits for a running analysis (its models train on the same CPU as anything started next)."""
+        if self.analyses.busy():
+            return "An analysis is running: wait for it to end, or Stop it."
+        return ""
+
+    def shutdown(self) -> None:
+        """Stop a running analysis and wait for it (the window is closing)."""
+        self.analyses.shutdown()
 
     def show_result(self, result: dict[str, Any] | None) -> None:
         """Fill every table from a FinetuneResult dict and the model folder's predictions.csv."""

@@ -171,6 +171,7 @@ class FinetuneWizard(QWidget):
         """Another project: stop a run in this one, start again at the first step (data choices are kept)."""
         if self.train_page.busy():
             self.train_page.stop()
+        self.results_page.shutdown()  # an analysis of the old project's model ends here, not in the new one
         self.choices.project = project
         self.choices.base = None
         self.go_to(BASE)
@@ -183,4 +184,5 @@ class FinetuneWizard(QWidget):
     def shutdown(self) -> None:
         """Stop a running fine-tuning and wait for it (the main window is closing)."""
         self.train_page.shutdown()
+        self.results_page.shutdown()
         self.data_page.shutdown()

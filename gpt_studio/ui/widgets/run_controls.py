@@ -1,4 +1,4 @@
-"""Run controls: Start, Pause, Resume, Stop, mid-flight corrections, resuming and branching a past run.
+"""Run controls: Start, Run on a cluster…, Pause, Resume, Stop, corrections, resuming and branching a past run.
 
 The buttons only emit requests; the pane owns the training job and tells the controls what mode it is in
 (idle, running, paused, stopping), so every button is enabled exactly when its action makes sense. The two
@@ -38,6 +38,7 @@ class RunControls(QWidget):
     """The buttons of a run and a one-line status; ``set_mode`` decides which are enabled."""
 
     start_clicked = Signal()
+    cluster_clicked = Signal()  # write the form's run into the project and show its torchrun commands
     pause_clicked = Signal()
     resume_clicked = Signal()
     stop_clicked = Signal()
@@ -52,6 +53,9 @@ class RunControls(QWidget):
         self._selected_resumable = False
         self.start_button = self._button("Start", "Start a new run with the configuration on the left.",
                                          self.start_clicked)
+        self.cluster_button = self._button("Run on a cluster…", "Create this run in the project and get the "
+                                           "torchrun command that trains it on one or several machines; the "
+                                           "monitor follows it.", self.cluster_clicked)
         self.pause_button = self._button("Pause", "Hold training after the current step (nothing is lost).",
                                          self.pause_clicked)
         self.resume_button = self._button("Resume", "Continue the paused run.", self.resume_clicked)
@@ -69,8 +73,8 @@ class RunControls(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.resume_button, self.stop_button,
-                       self.corrections_button):
+        for button in (self.start_button, self.cluster_button, self.pause_button, self.resume_button,
+                       self.stop_button, self.corrections_button):
             row.addWidget(button)
         row.addStretch(1)
         past = QHBoxLayout()  # what acts on the run selected in the runs list
@@ -113,6 +117,7 @@ class RunControls(QWidget):
         self.start_button.setEnabled(idle and self._can_start)
         self.start_button.setToolTip("Start a new run with the configuration on the left." if self._can_start
                                      else f"Cannot start: {self._why_not}")
+        self.cluster_button.setEnabled(idle and self._can_start)  # idle: following it replaces the monitor's run
         self.pause_button.setEnabled(mode == "running")
         self.resume_button.setEnabled(mode == "paused")
         self.stop_button.setEnabled(mode in ("running", "paused"))
