@@ -123,8 +123,9 @@ class BasePage(WizardPage):
                 self.tree.setCurrentItem(item)
         self.tree.blockSignals(False)
         self.empty.setText("" if self.bases or self._load_error else
-                           "This project has no pretrained model yet. Train one in <b>Pretrain</b> (Ctrl+2); "
-                           "every run's latest and best checkpoints show up here.")
+                           "This project has no pretrained model yet. Train one in <b>Pretrain</b> (Ctrl+2), or "
+                           "bring a published GPT-2 or BERT with <b>File › Import pretrained model…</b>; every "
+                           "run's latest and best checkpoints and every imported model show up here.")
         self.empty.setVisible(not self.bases and not self._load_error)
         self.error.setText(self._load_error)
         self.error.setVisible(bool(self._load_error))
