@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.finetune_data import ColumnMap, LabelPlan
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer_config import StepEvent
-from gpt_studio.workers import job as _jobs
+from gpt_studio.workers.threaded import ThreadedJob, hand_back
 from gpt_studio.workers.training import StepBatcher, _SignallingControl, lower_thread_priority
 
 
@@ -94,18 +94,10 @@ class _FinetuneWorker(QObject):
             self.finished.emit(summary)
 
     def _hand_back(self) -> None:
-        """End of run, on the worker thread: break the worker's reference cycles and move it to the GUI thread.
-
-        Then the job's reference is the last one, and the worker is freed by reference counting where the job
-        is: on the GUI thread. Left in a cycle (control and batcher call back into its signals), Python's
-        collector could free it during an allocation on any thread, and a QObject destroyed from a thread it
-        does not live on can crash or deadlock against the GUI thread (seen as rare hangs and segfaults).
-        """
+        """End of run, on the worker thread: drop the cycles through its control and batcher, then hand back."""
         self._batcher = None  # type: ignore[assignment]
         self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause
-        app = QCoreApplication.instance()
-        if app is not None:
-            self.moveToThread(app.thread())
+        hand_back(self)
 
     def _finetune(self) -> dict[str, Any]:
         from gpt_studio.engine.finetune import finetune
@@ -152,7 +144,7 @@ class _FinetuneWorker(QObject):
         self.paused_changed.emit(False)
 
 
-class FinetuneJob(QObject):
+class FinetuneJob(ThreadedJob):
     """One fine-tuning run on its own thread, its events relayed as signals on the GUI thread.
 
     Signals, in order: ``data_loaded(dict)`` once the files are read (train_examples, eval_examples, labels,
@@ -168,33 +160,14 @@ class FinetuneJob(QObject):
     eval_logged = Signal(object)
     paused_changed = Signal(bool)
     error_raised = Signal(object)
-    failed = Signal(str, str)
-    finished = Signal(object)
+    what = "fine-tuning"
 
     def __init__(self, project: Project, request: FinetuneRequest) -> None:
         super().__init__()
-        self.what = "fine-tuning"  # the main window names running jobs when asked to quit
-        self.is_running = False
-        self._worker = _FinetuneWorker(project, request)
-        self._control = self._worker.control  # kept here: the worker is deleted when its thread ends
-        self._thread = QThread()
-        self._thread.setObjectName("fine-tuning")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
-        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)  # the worker returns to the GUI thread (_hand_back)
-        self._thread.finished.connect(self._forget)
-        self._worker.finished.connect(self._on_finished)
-        for name in ("data_loaded", "steps_logged", "eval_logged", "paused_changed", "error_raised", "failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
-
-    def start(self) -> FinetuneJob:
-        """Start the thread (at low priority, so the GUI thread wins the CPU); returns self."""
-        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
-        self.is_running = True
-        self._thread.start(QThread.Priority.LowPriority)
-        return self
+        worker = _FinetuneWorker(project, request)
+        self._control = worker.control  # kept here: the worker drops it when its run ends
+        self._run_on_thread(worker, "fine-tuning", ("data_loaded", "steps_logged", "eval_logged", "paused_changed",
+                                                    "error_raised", "failed"))
 
     def pause(self) -> None:
         """Hold after the current step (``paused_changed(True)`` once it holds)."""
@@ -208,27 +181,7 @@ class FinetuneJob(QObject):
         """End after the current step; the engine still evaluates and saves the best model so far."""
         self._control.stop()
 
-    def cancel(self) -> None:
-        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
-        self.stop()
-
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
-        try:
-            return self._thread.wait(ms)
-        except RuntimeError:  # the QThread was already deleted: it has finished
-            return True
-
     @property
     def is_paused(self) -> bool:
         """Whether a pause is requested on a running job."""
         return self.is_running and self._control.paused
-
-    @Slot(object)
-    def _on_finished(self, result: dict[str, Any] | None) -> None:
-        self.is_running = False
-        self.finished.emit(result)
-
-    @Slot()
-    def _forget(self) -> None:
-        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]

@@ -19,15 +19,15 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.finetune_metrics import mean_sd
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer import TrainControl
 from gpt_studio.engine.trainer_config import StepEvent
-from gpt_studio.workers import job as _jobs
 from gpt_studio.workers.finetune import FinetuneRequest, estimate_steps
+from gpt_studio.workers.threaded import ThreadedJob, hand_back
 from gpt_studio.workers.training import lower_thread_priority
 
 COMPARE, SWEEP = "compare-scratch", "sweep-layers"  # the engine's own names (its result's "analysis")
@@ -142,17 +142,9 @@ class _AnalysisWorker(QObject):
             self.finished.emit(result)
 
     def _hand_back(self) -> None:
-        """End of run, on the worker thread: break the worker's reference cycles and move it to the GUI thread.
-
-        Then the job's reference is the last one, and the worker is freed by reference counting where the job
-        is: on the GUI thread. Left in a cycle (control and batcher call back into its signals), Python's
-        collector could free it during an allocation on any thread, and a QObject destroyed from a thread it
-        does not live on can crash or deadlock against the GUI thread (seen as rare hangs and segfaults).
-        """
-        self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause
-        app = QCoreApplication.instance()
-        if app is not None:
-            self.moveToThread(app.thread())
+        """End of run, on the worker thread: drop its control (the job keeps one), then hand back."""
+        self.control = None  # type: ignore[assignment]
+        hand_back(self)
 
     def _analyse(self) -> dict[str, Any]:
         from gpt_studio.engine.finetune import compare_with_scratch, sweep_layers
@@ -197,7 +189,7 @@ class _AnalysisWorker(QObject):
                               "steps": self._steps_per_model, "what": self.plan[index].describe()})
 
 
-class FinetuneAnalysisJob(QObject):
+class FinetuneAnalysisJob(ThreadedJob):
     """One analysis (``COMPARE`` or ``SWEEP``) on its own thread, relayed as signals on the GUI thread.
 
     Signals: ``progressed(dict)`` with model (1-based), models, step, steps (per model, estimated) and what (a
@@ -208,57 +200,17 @@ class FinetuneAnalysisJob(QObject):
 
     progressed = Signal(object)
     model_ended = Signal(object)
-    failed = Signal(str, str)
-    finished = Signal(object)
+    what = "a fine-tuning analysis"
 
     def __init__(self, project: Project, request: FinetuneRequest, analysis: str, seeds: tuple[int, ...],
                  n_layer: int) -> None:
         super().__init__()
-        self.what = "a fine-tuning analysis"  # the main window names running jobs when asked to quit
         self.analysis = analysis
-        self.is_running = False
-        self._worker = _AnalysisWorker(project, request, analysis, seeds, n_layer)
-        self.plan = self._worker.plan
-        self._control = self._worker.control  # kept here: the worker is deleted when its thread ends
-        self._thread = QThread()
-        self._thread.setObjectName("fine-tuning analysis")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
-        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)
-        self._thread.finished.connect(self._forget)
-        self._worker.finished.connect(self._on_finished)
-        for name in ("progressed", "model_ended", "failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
-
-    def start(self) -> FinetuneAnalysisJob:
-        """Start the thread at low priority (the GUI thread wins the CPU); returns self."""
-        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
-        self.is_running = True
-        self._thread.start(QThread.Priority.LowPriority)
-        return self
+        worker = _AnalysisWorker(project, request, analysis, seeds, n_layer)
+        self.plan = worker.plan
+        self._control = worker.control  # kept here: the worker drops it when its run ends
+        self._run_on_thread(worker, "fine-tuning analysis", ("progressed", "model_ended", "failed"))
 
     def stop(self) -> None:
         """End the model in training after its current step; the analysis keeps what was complete."""
         self._control.stop()
-
-    def cancel(self) -> None:
-        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
-        self.stop()
-
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
-        try:
-            return self._thread.wait(ms)
-        except RuntimeError:  # the QThread was already deleted: it has finished
-            return True
-
-    @Slot(object)
-    def _on_finished(self, result: dict[str, Any] | None) -> None:
-        self.is_running = False
-        self.finished.emit(result)
-
-    @Slot()
-    def _forget(self) -> None:
-        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]

@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
-from gpt_studio.workers import job as _jobs
+from gpt_studio.workers.threaded import ThreadedJob
 
 STREAM_EMIT_INTERVAL_S = 0.05  # at most ~20 text_streamed per second
 
@@ -97,7 +97,7 @@ def _stats(tokens: int, started: float, first_at: float | None, text: str, reaso
     return {"tokens": tokens, "seconds": end - started, "tokens_per_second": rate, "text": text, "reason": reason}
 
 
-class GenerationJob(QObject):
+class GenerationJob(ThreadedJob):
     """Streams a continuation of ``prompt`` on its own thread.
 
     Signals: ``text_streamed(text, tokens)`` (the pieces since the last emit, in order, and the number of
@@ -108,53 +108,13 @@ class GenerationJob(QObject):
     """
 
     text_streamed = Signal(str, int)
-    failed = Signal(str, str)
-    finished = Signal(object)
+    what = "generating text"
 
     def __init__(self, stream: StreamFn, model: Any, tokenizer: Any, prompt: str, options: Any) -> None:
         super().__init__()
-        self.what = "generating text"  # the main window names running jobs when asked to quit
-        self.is_running = False
-        self._worker = _GenerationWorker(stream, model, tokenizer, prompt, options)
-        self._thread = QThread()
-        self._thread.setObjectName("generation")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
-        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)
-        self._thread.finished.connect(self._forget)
-        self._worker.text_streamed.connect(self.text_streamed)
-        self._worker.failed.connect(self.failed)
-        self._worker.finished.connect(self._on_finished)
-
-    def start(self) -> GenerationJob:
-        """Start the thread; returns self."""
-        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
-        self.is_running = True
-        self._thread.start(QThread.Priority.LowPriority)
-        return self
+        self._run_on_thread(_GenerationWorker(stream, model, tokenizer, prompt, options), "generation",
+                            ("text_streamed", "failed"))
 
     def stop(self) -> None:
         """Stop after the current token (callable from any thread)."""
         self._worker.stop_event.set()
-
-    def cancel(self) -> None:
-        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
-        self.stop()
-
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
-        try:
-            return self._thread.wait(ms)
-        except RuntimeError:  # the QThread was already deleted: it has finished
-            return True
-
-    @Slot(object)
-    def _on_finished(self, stats: dict[str, Any]) -> None:
-        self.is_running = False
-        self.finished.emit(stats)
-
-    @Slot()
-    def _forget(self) -> None:
-        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]
