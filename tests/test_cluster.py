@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import private_copy
 
 from gpt_studio.engine.cluster import parse_endpoint, torchrun_commands
 from gpt_studio.engine.pretrain import new_run
-from gpt_studio.engine.project import open_project
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"batch_size": 4, "eval_batches": 1, "eval_interval": 2, "checkpoint_interval": 4, "sample_tokens": 8,
@@ -91,8 +90,7 @@ def test_good_rendezvous_endpoints_parse() -> None:
 @pytest.mark.slow  # two torch processes start and train 4 steps: ≈15 s on 2 busy cores
 def test_the_single_node_command_trains_a_created_run_with_two_cpu_processes(shakespeare_project, tmp_path) -> None:
     root = tmp_path / "my project"  # a space: the command must quote it
-    shutil.copytree(shakespeare_project.root, root, ignore=shutil.ignore_patterns("runs"))
-    project = open_project(root)
+    project = private_copy(shakespeare_project, root)
     run = new_run(project, "tiny-gpt", TINY, max_steps=4)
     assert run.read()["status"] == "created" and not run.metrics_file.exists()
 

@@ -4,13 +4,12 @@ the torchrun commands, create the run, and see the monitor follow what the (here
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+from projects import private_copy
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from gpt_studio.engine.project import open_project
 from gpt_studio.engine.runs import RunDir
 from gpt_studio.engine.trainer_config import StepEvent, event_record
 from gpt_studio.ui.panes import pretrain_pane
@@ -25,8 +24,7 @@ FOLLOW_MS = 10_000
 def project(shakespeare_project, tmp_path):
     """A private copy of the shared project, so the run created here is seen by no other test."""
     root = tmp_path / "proj"
-    shutil.copytree(shakespeare_project.root, root, ignore=shutil.ignore_patterns("runs"))
-    return open_project(root)
+    return private_copy(shakespeare_project, root)
 
 
 @pytest.fixture

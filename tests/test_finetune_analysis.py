@@ -4,15 +4,14 @@ from scratch" clicked, run on their worker thread and drawn (2 layers → 3 swee
 
 from __future__ import annotations
 
-import shutil
 import struct
 import time
 
 import numpy as np
 import pytest
+from projects import private_copy
 from PySide6.QtCore import QTimer
 
-from gpt_studio.engine.project import open_project
 from gpt_studio.ui import error_dialog
 from gpt_studio.ui.panes.finetune_pane import FinetunePane
 from gpt_studio.ui.state import AppState
@@ -32,8 +31,7 @@ def project(shakespeare_project, tmp_path_factory):
     from gpt_studio.engine.pretrain import pretrain
 
     root = tmp_path_factory.mktemp("finetune-analysis") / "proj"
-    shutil.copytree(shakespeare_project.root, root, ignore=shutil.ignore_patterns("runs"))
-    project = open_project(root)
+    project = private_copy(shakespeare_project, root)
     pretrain(project, preset_name="tiny-gpt", max_steps=30,
              settings={"eval_batches": 2, "batch_size": 8, "eval_interval": 15, "checkpoint_interval": 30,
                        "warmup_steps": 2, "lr": 3e-3, "sample_tokens": 0})

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from hf_models import make_bert_folder, make_gpt2_folder, shakespeare_lines
+from projects import private_copy
 from safetensors.torch import load_file, save_file
 
 from gpt_studio.cli import main
@@ -35,7 +36,6 @@ from gpt_studio.engine.hf_import import import_hf_model
 from gpt_studio.engine.hf_tokenizer import NEW_CLS, NEW_SEP, HFTokenizer, load_tokenizer
 from gpt_studio.engine.loading import load_model
 from gpt_studio.engine.model import ModelConfig, count_parameters
-from gpt_studio.engine.project import open_project
 
 SNLI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "snli" / "snli_dev.csv"
 # GPT-1's lr (6.25e-5) barely moves a 2-layer d=48 model in a few steps; these tests only need it to move
@@ -69,8 +69,7 @@ def _predictions(path: Path) -> list[dict[str, str]]:
 def project(shakespeare_project, shakespeare, tmp_path_factory):
     """A copy of the Shakespeare project (no runs) with a tiny GPT-2 and a tiny BERT imported."""
     root = tmp_path_factory.mktemp("finetune-imported")
-    shutil.copytree(shakespeare_project.root, root / "proj", ignore=shutil.ignore_patterns("runs"))
-    proj = open_project(root / "proj")
+    proj = private_copy(shakespeare_project, root / "proj")
     lines = shakespeare_lines(shakespeare)
     import_hf_model(make_gpt2_folder(root / "hf-gpt2", lines), proj, "gpt2-tiny")
     import_hf_model(make_bert_folder(root / "hf-bert", lines), proj, "bert-tiny")

@@ -7,14 +7,14 @@ tiny GPT classifier fine-tuned on real sentiment rows); every tab runs the real 
 from __future__ import annotations
 
 import math
-import shutil
 
 import pytest
+from projects import private_copy
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from gpt_studio.engine.project import init_project, open_project
+from gpt_studio.engine.project import init_project
 from gpt_studio.ui.panes import playground_pane
 from gpt_studio.ui.panes.playground_pane import REASONS, PlaygroundPane, tab_reasons
 from gpt_studio.ui.state import AppState
@@ -32,8 +32,7 @@ def models(shakespeare_project, sentiment_csv, tmp_path_factory):
     from gpt_studio.engine.pretrain import pretrain
 
     root = tmp_path_factory.mktemp("playground") / "proj"
-    shutil.copytree(shakespeare_project.root, root, ignore=shutil.ignore_patterns("runs"))
-    project = open_project(root)
+    project = private_copy(shakespeare_project, root)
     gpt = pretrain(project, preset_name="tiny-gpt", settings=PRETRAIN, max_steps=40)["run_id"]
     bert = pretrain(project, preset_name="tiny-bert", settings=PRETRAIN, max_steps=40)["run_id"]
     data = subsample(load_task_data(sentiment_csv, "classification", ColumnMap(text="text", label="label")), 96, seed=0)

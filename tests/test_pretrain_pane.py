@@ -7,17 +7,16 @@ import gc
 import json
 import math
 import os
-import shutil
 import time
 
 import numpy as np
 import pytest
+from projects import private_copy
 from PySide6.QtCore import Qt, QTimer
 
 from gpt_studio.engine.compute import PUBLISHED_RUNS
 from gpt_studio.engine.data import load_meta
 from gpt_studio.engine.model import count_parameters
-from gpt_studio.engine.project import open_project
 from gpt_studio.engine.runs import RunDir
 from gpt_studio.engine.trainer_config import EndEvent, EvalEvent, StepEvent, event_record
 from gpt_studio.ui.panes import pretrain_pane
@@ -33,8 +32,7 @@ TINY = {"max_steps": 12, "batch_size": 4, "eval_batches": 2, "eval_interval": 6,
 def project(shakespeare_project, tmp_path):
     """A private copy of the shared project, so runs written here are seen by no other test."""
     root = tmp_path / "proj"
-    shutil.copytree(shakespeare_project.root, root, ignore=shutil.ignore_patterns("runs"))
-    return open_project(root)
+    return private_copy(shakespeare_project, root)
 
 
 @pytest.fixture
