@@ -17,11 +17,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QApplication, QWidget
+from gpt_studio.ui.screens import save, wait_until
 
 DATASETS = Path(os.environ.get("GPT_STUDIO_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 SENTIMENT = DATASETS / "sentiment_labelled_sentences" / "sentiment.csv"
@@ -32,31 +32,6 @@ PRETRAIN_SETTINGS = {"batch_size": 16, "eval_interval": 100, "eval_batches": 4, 
 # λ = 0: on a 168K-parameter model the auxiliary LM loss drowns the task (sentiment, 1,200 rows: accuracy 0.63
 # with λ 0.5, 0.73 with 0; measured 2026-11-24), and the shots should show a model that learned something.
 OPTIONS = {"epochs": 4, "lr": "3e-3", "aux": 0.0, "batch": 16, "max_examples": 1200, "name": "sentiment-demo"}
-
-
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        QApplication.processEvents()
-        time.sleep(0.01)
-
-
-def _settle(seconds: float = 0.3) -> None:
-    """Let timers (plot redraws, flow layouts) run and the layout settle before a grab."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        QApplication.processEvents()
-        time.sleep(0.02)
-
-
-def _grab(widget: QWidget, path: Path) -> Path:
-    _settle()
-    if not widget.grab().save(str(path)):
-        raise OSError(f"could not write {path}")
-    print(path)
-    return path
 
 
 def _pane_of(target: Any) -> Any:
@@ -82,7 +57,7 @@ def render_finetune(window_or_pane: Any, outdir: str | os.PathLike[str], data: P
     shots: list[Path] = []
 
     def shot(name: str) -> None:
-        shots.append(_grab(window_or_pane, outdir / f"finetune-{name}.png"))
+        shots.append(save(window_or_pane, outdir / f"finetune-{name}.png"))
 
     wizard.go_to(0)
     if wizard.base_page.tree.topLevelItemCount() == 0:  # e.g. screens.py's fresh sample project
@@ -98,7 +73,7 @@ def render_finetune(window_or_pane: Any, outdir: str | os.PathLike[str], data: P
     shot("2-tasks")
     wizard.go_next()
     wizard.data_page.set_train_file(data)
-    _wait(lambda: not wizard.data_page.busy(), timeout_s, "the data file to be read")
+    wait_until(lambda: not wizard.data_page.busy(), "the data file to be read", timeout_s)
     wizard.data_page.table.selectRow(1)
     shot("3-mapping")
     wizard.go_next()
@@ -115,16 +90,16 @@ def render_finetune(window_or_pane: Any, outdir: str | os.PathLike[str], data: P
     shot("5-options")
     if not wizard.go_next():
         raise RuntimeError(f"could not start training: {wizard.reason_label.text()}")
-    _wait(lambda: len(wizard.train_page.steps) >= 40, timeout_s, "training to get going")
+    wait_until(lambda: len(wizard.train_page.steps) >= 40, "training to get going", timeout_s)
     shot("6-train-live")
-    _wait(lambda: not wizard.train_page.busy(), timeout_s, "training to end")
+    wait_until(lambda: not wizard.train_page.busy(), "training to end", timeout_s)
     shot("6-train")
     wizard.go_next()
     shot("7-results")
     results = wizard.results_page  # the paper's layer sweep, run for real on the same choices (3 models here)
     results.tabs.setCurrentWidget(results.analyses)
     results.analyses.sweep_button.click()
-    _wait(lambda: not results.analyses.busy(), timeout_s, "the layer sweep to end")
+    wait_until(lambda: not results.analyses.busy(), "the layer sweep to end", timeout_s)
     shot("9-analyses")
     results.tabs.setCurrentIndex(0)
     wizard.go_next()

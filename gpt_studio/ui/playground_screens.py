@@ -16,12 +16,13 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
+
+from gpt_studio.ui.screens import save, wait_until
 
 DATASETS = Path(os.environ.get("GPT_STUDIO_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 SHAKESPEARE = DATASETS / "tinyshakespeare" / "input.txt"
@@ -32,26 +33,6 @@ PRETRAIN = {"batch_size": 16, "eval_interval": 100, "eval_batches": 4, "checkpoi
             "sample_tokens": 0, "warmup_steps": 20, "lr": 2e-3, "device": "cpu"}
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        QApplication.processEvents()
-        time.sleep(0.01)
-
-
-def _save(widget: QWidget, path: Path) -> Path:
-    deadline = time.monotonic() + 0.3  # let layouts, deferred resizes and plot repaints settle
-    while time.monotonic() < deadline:
-        QApplication.processEvents()
-        time.sleep(0.02)
-    if not widget.grab().save(str(path)):
-        raise OSError(f"could not write {path}")
-    print(path)
-    return path
-
-
 def _load(pane: Any, family: str, kind: str | None = None) -> bool:
     """Load the newest model of ``family`` (and ``kind``) through the picker; False when there is none."""
     entry = next((e for e in pane.entries if e.family == family and (kind is None or e.kind == kind)), None)
@@ -59,13 +40,14 @@ def _load(pane: Any, family: str, kind: str | None = None) -> bool:
         return False
     pane.select_model(entry.spec)
     pane.load_selected()
-    _wait(lambda: pane.loaded is not None and pane.loaded.spec == entry.spec and not pane.busy, f"loading {entry.spec}")
+    wait_until(lambda: pane.loaded is not None and pane.loaded.spec == entry.spec and not pane.busy,
+               f"loading {entry.spec}", WAIT_S)
     return True
 
 
 def _run(tab: Any, start: Callable[[], Any], what: str) -> None:
     start()
-    _wait(lambda: not tab.busy, what)
+    wait_until(lambda: not tab.busy, what, WAIT_S)
 
 
 def _gpt_shots(pane: Any, target: QWidget, outdir: Path) -> list[Path]:
@@ -78,25 +60,25 @@ def _gpt_shots(pane: Any, target: QWidget, outdir: Path) -> list[Path]:
     generate.seed.setValue(1)
     generate.stop_text.setText(r"\n\n\n")
     _run(generate, generate.start, "generation")
-    written.append(_save(target, outdir / "playground-generate.png"))
+    written.append(save(target, outdir / "playground-generate.png"))
     zero = pane.tab("zero_shot")
     pane.tabs.setCurrentWidget(zero)
     zero.set_heuristic("multiple-choice")
     zero.set_mode(0)
     _run(zero, zero.score_single, "zero-shot scoring")
-    written.append(_save(target, outdir / "playground-zero-shot.png"))
+    written.append(save(target, outdir / "playground-zero-shot.png"))
     zero.set_heuristic("label-words")
     zero.set_mode(1)
     zero.path.setText(str(SENTIMENT))
     zero.limit.setValue(300)
     _run(zero, zero.score_dataset, "dataset scoring")
-    written.append(_save(target, outdir / "playground-zero-shot-dataset.png"))
+    written.append(save(target, outdir / "playground-zero-shot-dataset.png"))
     inspector = pane.tab("inspector")
     pane.tabs.setCurrentWidget(inspector)
     inspector.text.setPlainText("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\n"
                                 "Speak, speak. The quantum chromodynamics of it!")
     _run(inspector, inspector.inspect, "token scoring")
-    written.append(_save(target, outdir / "playground-inspector.png"))
+    written.append(save(target, outdir / "playground-inspector.png"))
     return written
 
 
@@ -106,7 +88,7 @@ def _bert_shots(pane: Any, target: QWidget, outdir: Path) -> list[Path]:
     fill.text.setPlainText("To be, or not to [MASK], that is the [MASK]:\nWhether 'tis nobler in the [MASK] to "
                            "suffer")
     _run(fill, fill.predict, "mask prediction")
-    return [_save(target, outdir / "playground-fill-mask.png")]
+    return [save(target, outdir / "playground-fill-mask.png")]
 
 
 def _classify_shot(pane: Any, target: QWidget, outdir: Path) -> list[Path]:
@@ -115,7 +97,7 @@ def _classify_shot(pane: Any, target: QWidget, outdir: Path) -> list[Path]:
     box = next(iter(tab.boxes.values()))
     box.setPlainText("The food was cold and the waiter was rude; I will not come back.")
     _run(tab, tab.classify, "classification")
-    return [_save(target, outdir / "playground-classify.png")]
+    return [save(target, outdir / "playground-classify.png")]
 
 
 def render_playground(pane_or_window: QWidget, outdir: Path) -> list[Path]:
@@ -132,7 +114,7 @@ def render_playground(pane_or_window: QWidget, outdir: Path) -> list[Path]:
     target.show()
     pane.ensure_built()
     pane.refresh_models()
-    written = [_save(target, outdir / "playground-empty.png")]
+    written = [save(target, outdir / "playground-empty.png")]
     if _load(pane, "gpt", "run"):
         written += _gpt_shots(pane, target, outdir)
     if _load(pane, "bert", "run"):

@@ -41,7 +41,6 @@ FRAME_TIMEOUT_S = 3.0  # a blinking cursor may keep frames from ever matching; t
 MIDRUN_PRESET = "shakespeare-char"
 MIDRUN_SETTINGS = {"batch_size": 16, "eval_interval": 50, "eval_batches": 4, "checkpoint_interval": 100,
                    "sample_tokens": 48, "warmup_steps": 20, "lr": 2e-3}
-FINETUNE_MODULE = "gpt_studio.ui.finetune_screens"
 FINETUNE_PANE = 2
 
 
@@ -202,18 +201,9 @@ def _close(window: Any) -> None:
 
 # ------------------------------------------------------------------------------------ the Fine-tune pane
 
-# FINE-TUNE HOOK. The Fine-tune pane's own shots come from ``gpt_studio/ui/finetune_screens.py`` (written by
-# the fine-tune work, not here): ``render_finetune(pane_or_window, outdir) -> list[Path]``. When that module
-# exists it is called with a main window that shows the Fine-tune pane on the sample project; until then
-# this renders nothing. An ImportError from inside that module is a bug and is raised, not hidden.
 def render_finetune_shots(outdir: Path, project: Path, size: tuple[int, int], dark: bool) -> list[Path]:
-    """The Fine-tune pane's shots from ``finetune_screens.render_finetune`` when that module exists."""
-    try:
-        from gpt_studio.ui.finetune_screens import render_finetune  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:
-        if exc.name != FINETUNE_MODULE:
-            raise
-        return []
+    """The Fine-tune wizard's step-by-step shots (``finetune_screens.render_finetune``) in a main window."""
+    from gpt_studio.ui.finetune_screens import render_finetune
     from gpt_studio.ui.main_window import MainWindow
 
     _start(outdir, dark)
