@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from gpt_studio.engine import logprobs
 from gpt_studio.engine.data import TokenShard
 from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.loading import load_model
@@ -140,6 +141,43 @@ def test_batched_scoring_equals_scoring_one_pair_at_a_time(gpt):
         if t:
             assert [p for p, _ in t[0].top] == [p for p, _ in a[0].top]
     assert all(s.logprob < 0 and len(s.top) == 5 for t in together for s in t)
+
+
+SHARED = [("ROMEO:\nI", " love thee"), ("ROMEO:\nI", " hate thee, villain"), ("ROMEO:\nI", " go"),
+          ("ROMEO:\nI", ""), ("First Citizen:\nWe are", " all resolved"), ("First Citizen:\nWe are", " not"),
+          ("Good", " night"), ("KING RICHARD III:\n" + "Now is the winter of our discontent " * 8, " made"),
+          ("KING RICHARD III:\n" + "Now is the winter of our discontent " * 8, " glorious summer")]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_answers_sharing_a_context_score_as_if_each_were_alone(gpt, monkeypatch, batch_size):
+    """Packed rows (one context, every answer after it) give each answer the scores of its own sequence.
+
+    SHARED mixes a four-answer group with an empty answer, two-answer groups, a lone pair and a group too long
+    to pack into the 64-token context (scored one pair per row instead).
+    """
+    shared = continuation_logprobs(gpt.model, gpt.tokenizer, SHARED, batch_size=batch_size)
+    monkeypatch.setattr(logprobs, "SHARE_CONTEXTS", False)
+    separate = continuation_logprobs(gpt.model, gpt.tokenizer, SHARED, batch_size=batch_size)
+    assert [len(s) for s in shared] == [len(s) for s in separate] and len(shared[3]) == 0
+    for a, b in zip(shared, separate, strict=True):
+        assert [s.id for s in a] == [s.id for s in b]
+        assert np.allclose([s.logprob for s in a], [s.logprob for s in b], atol=1e-5)
+        assert [[p for p, _ in s.top] for s in a] == [[p for p, _ in s.top] for s in b]
+
+
+def test_a_packed_row_reads_each_answer_after_the_context_only(gpt):
+    """The row layout: answers restart at the position after the context and see it, not each other."""
+    context = [gpt.tokenizer.eos_id, 5, 6, 7]
+    row = logprobs._packed_row(context, [[10, 11, 12], [20], [30, 31]], 64)
+    assert row is not None
+    assert row.inputs == [*context, 10, 11, 30] and row.targets == [10, 11, 12, 20, 30, 31]
+    assert row.positions == [0, 1, 2, 3, 4, 5, 4] and row.segments == [0, 0, 0, 0, 1, 1, 3]
+    assert row.reads == [3, 4, 5, 3, 3, 6]
+    positions, mask = logprobs._layout([row], len(row.inputs) + 1)
+    assert mask[0, 6].tolist() == [True, True, True, True, False, False, True, False]  # answer 3 sees context + itself
+    assert positions[0].tolist() == [0, 1, 2, 3, 4, 5, 4, 0]
+    assert logprobs._packed_row(context, [[1] * 40, [2] * 30], 64) is None  # 4 + 39 + 29 > 64: one row per pair
 
 
 def test_a_continuation_is_scored_from_the_end_of_its_context(gpt):

@@ -92,12 +92,30 @@ def _score_rows(logits: torch.Tensor, targets: torch.Tensor, top_k: int) -> tupl
 
 # ------------------------------------------------------------------------------------------------- causal
 
+SHARE_CONTEXTS = True  # switch for A/B benchmarks: pack continuations that share a context into one row
+
+
 @dataclass
 class _CausalRow:
-    """One padded row of a causal batch: its input window and which of its positions are scored."""
+    """One padded row of a causal batch: its input window and which of its positions are scored.
+
+    A plain row is one sequence; ``targets`` are predicted from its last ``len(targets)`` positions. A packed
+    row holds one context followed by several continuations (all but their last token), each restarting at
+    the position after the context and seeing only the context and itself: the context is computed once
+    for all its answers. ``reads``, ``positions`` and ``segments`` describe that layout.
+    """
 
     inputs: list[int]  # window fed to the model (at most context_length tokens)
     targets: list[int]  # the tokens scored, predicted from the last len(targets) positions of ``inputs``
+    reads: list[int] | None = None  # packed: the column whose output predicts each target
+    positions: list[int] | None = None  # packed: each column's position id
+    segments: list[int] | None = None  # packed: 0 = the shared context, j = continuation j's own tokens
+
+    def read_columns(self) -> list[int]:
+        """The columns whose hidden states predict ``targets``, in order."""
+        if self.reads is not None:
+            return self.reads
+        return list(range(len(self.inputs) - len(self.targets), len(self.inputs)))
 
 
 def _causal_row(context: list[int], continuation: list[int], limit: int) -> _CausalRow:
@@ -109,12 +127,52 @@ def _causal_row(context: list[int], continuation: list[int], limit: int) -> _Cau
     return _CausalRow(inputs, continuation)
 
 
+def _packed_row(context: list[int], continuations: list[list[int]], limit: int) -> _CausalRow | None:
+    """One row scoring every (non-empty) continuation after a shared context; None when it does not fit.
+
+    Continuation j's first token is predicted at the context's last column, the rest at its own columns.
+    Its scores equal those of ``_causal_row(context, continuation)``: it sees exactly the same tokens at
+    the same positions.
+    """
+    if not context or len(context) + sum(len(c) - 1 for c in continuations) > limit:
+        return None
+    inputs, targets, reads = list(context), [], []
+    positions, segments = list(range(len(context))), [0] * len(context)
+    for segment, continuation in enumerate(continuations, start=1):
+        own = continuation[:-1]
+        reads += [len(context) - 1, *range(len(inputs), len(inputs) + len(own))]
+        inputs += own
+        positions += range(len(context), len(context) + len(own))
+        segments += [segment] * len(own)
+        targets += continuation
+    return _CausalRow(inputs, targets, reads, positions, segments)
+
+
+def _layout(rows: list[_CausalRow], width: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Position ids and the (B, T, T) attention mask for a batch holding packed rows; None if it holds none.
+
+    A query sees the earlier keys of the shared context (segment 0) and of its own segment. Padding gets
+    segment -1: it comes after every real column, so no real query sees it.
+    """
+    if all(row.segments is None for row in rows):
+        return None
+    positions = torch.zeros(len(rows), width, dtype=torch.long)
+    segments = torch.full((len(rows), width), -1, dtype=torch.long)
+    for b, row in enumerate(rows):
+        n = len(row.inputs)
+        positions[b, :n] = torch.tensor(row.positions) if row.positions is not None else torch.arange(n)
+        segments[b, :n] = torch.tensor(row.segments) if row.segments is not None else 0
+    own = (segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None])  # (B, T, T): key, query
+    return positions, own & torch.ones(width, width, dtype=torch.bool).tril()
+
+
 def _run_causal(model: Transformer, rows: list[_CausalRow], batch_size: int, top_k: int,
                 progress: ProgressFn | None, cancel: CancelFn | None) -> list[tuple[list, list, list]]:
     """Score every row, longest first so each padded batch wastes little; results in the rows' order.
 
     Rows are right-padded. With causal attention a real position never sees a later one, so the padding
-    is invisible to every scored position and no attention mask is needed (the fast causal kernel stays on).
+    is invisible to every scored position and plain rows need no attention mask (the fast causal kernel
+    stays on); a batch with packed rows passes their position ids and tree-shaped mask.
     """
     order = sorted((i for i, row in enumerate(rows) if row.targets), key=lambda i: -len(rows[i].inputs))
     results: list[tuple[list, list, list]] = [([], [], [])] * len(rows)  # an empty continuation scores nothing
@@ -127,11 +185,15 @@ def _run_causal(model: Transformer, rows: list[_CausalRow], batch_size: int, top
             rows_at, cols_at, targets = [], [], []
             for b, row in enumerate(batch):
                 idx[b, :len(row.inputs)] = torch.tensor(row.inputs)
-                first = len(row.inputs) - len(row.targets)
                 rows_at += [b] * len(row.targets)
-                cols_at += range(first, len(row.inputs))
+                cols_at += row.read_columns()
                 targets += row.targets
-            hidden = model(idx.to(device))  # (B, T, C)
+            layout = _layout(batch, width)
+            if layout is None:
+                hidden = model(idx.to(device))  # (B, T, C)
+            else:
+                hidden = model(idx.to(device), attention_mask=layout[1].to(device),
+                               position_ids=layout[0].to(device))
             picked = hidden[torch.tensor(rows_at, device=device), torch.tensor(cols_at, device=device)]  # (N, C)
             scored = _score_rows(model.lm_logits(picked), torch.tensor(targets, device=device), top_k)
             offset = 0
@@ -144,21 +206,57 @@ def _run_causal(model: Transformer, rows: list[_CausalRow], batch_size: int, top
     return results
 
 
+def _group_rows(encoded: list[tuple[list[int], list[int]]], limit: int,
+                share: bool) -> tuple[list[_CausalRow], list[list[tuple[int, int]]]]:
+    """Rows for the pairs, packing runs of consecutive pairs with the same context (an item's answers).
+
+    Returns the rows and, per row, the (pair index, target count) it holds in order. Only neighbours are
+    grouped, so a dataset that repeats an item still pays for each copy, as the caller asked.
+    """
+    rows: list[_CausalRow] = []
+    members: list[list[tuple[int, int]]] = []
+    start = 0
+    while start < len(encoded):
+        stop = start + 1
+        while share and stop < len(encoded) and encoded[stop][0] == encoded[start][0]:
+            stop += 1
+        group = [i for i in range(start, stop) if encoded[i][1]]
+        packed = _packed_row(encoded[start][0], [encoded[i][1] for i in group], limit) if len(group) > 1 else None
+        if packed is not None:
+            rows.append(packed)
+            members.append([(i, len(encoded[i][1])) for i in group])
+        else:
+            for i in range(start, stop):
+                rows.append(_causal_row(*encoded[i], limit))
+                members.append([(i, len(encoded[i][1]))])
+        start = stop
+    return rows, members
+
+
 def continuation_logprobs(model: Transformer, tokenizer: Tokenizer, pairs: list[tuple[str, str]], *,
                           batch_size: int = 32, top_k: int = 5, progress: ProgressFn | None = None,
                           cancel: CancelFn | None = None) -> list[list[TokenScore]]:
-    """Per-token log P(continuation | context) for many (context, continuation) pairs, ``batch_size`` per pass.
+    """Per-token log P(continuation | context) for many (context, continuation) pairs, ``batch_size`` rows per pass.
 
-    A context too long for the model is cut from its start; ``top_k`` alternatives per token (0 = none,
-    faster). ``progress(done, total)`` counts pairs; ``cancel()`` is checked between forward passes.
+    Neighbouring pairs with the same context (an item's answers) share one row, the context computed once;
+    other pairs get a row each. A context too long for the model is cut from its start; ``top_k``
+    alternatives per token (0 = none, faster). ``progress(done, total)`` counts rows; ``cancel()`` is checked
+    between forward passes.
     """
     if not model.config.causal:
         raise ValueError("continuation_logprobs needs a causal (GPT-style) model; a masked model is scored "
                          "with conditional_logprobs or pseudo_log_likelihood.")
     limit = model.config.context_length
-    rows = [_causal_row([tokenizer.eos_id, *c], x, limit) for c, x in _encode_pairs(tokenizer, pairs)]
+    encoded = [([tokenizer.eos_id, *c], x) for c, x in _encode_pairs(tokenizer, pairs)]
+    rows, members = _group_rows(encoded, limit, SHARE_CONTEXTS)
     scored = _run_causal(model, rows, max(1, batch_size), top_k, progress, cancel)
-    return [_token_scores(row.targets, *parts, tokenizer) for row, parts in zip(rows, scored, strict=True)]
+    out: list[list[TokenScore]] = [[] for _ in pairs]
+    for parts, held in zip(scored, members, strict=True):
+        offset = 0
+        for pair, count in held:
+            out[pair] = _token_scores(encoded[pair][1], *(part[offset:offset + count] for part in parts), tokenizer)
+            offset += count
+    return out
 
 
 def _causal_windows(ids: list[int], limit: int) -> list[_CausalRow]:

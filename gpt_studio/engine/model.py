@@ -318,14 +318,22 @@ class Transformer(nn.Module):
     def _attention_mask(
         self, attention_mask: torch.Tensor | None, T: int
     ) -> tuple[torch.Tensor | None, bool]:
-        """Turn a (B, T) 1=real/0=pad mask into SDPA's (B, 1, T, T) bool mask, or use the causal fast path."""
+        """Turn a (B, T) 1=real/0=pad mask into SDPA's (B, 1, T, T) bool mask, or use the causal fast path.
+
+        A (B, T, T) mask says directly which keys each query may see (packed rows: several continuations
+        after one shared context, each seeing the context and itself only); a causal model still never
+        lets a query see a later position.
+        """
         if attention_mask is None:
             return None, self.config.causal
-        keys = attention_mask.to(torch.bool)[:, None, None, :]  # (B, 1, 1, T)
-        mask = keys.expand(-1, 1, T, T)  # (B, 1, T, T)
-        eye = torch.eye(T, dtype=torch.bool, device=keys.device)  # a query always sees itself: no empty rows
+        if attention_mask.dim() == 3:
+            mask = attention_mask.to(torch.bool)[:, None]  # (B, 1, T, T)
+        else:
+            keys = attention_mask.to(torch.bool)[:, None, None, :]  # (B, 1, 1, T)
+            mask = keys.expand(-1, 1, T, T)  # (B, 1, T, T)
+        eye = torch.eye(T, dtype=torch.bool, device=mask.device)  # a query always sees itself: no empty rows
         if self.config.causal:
-            mask = mask & torch.ones(T, T, dtype=torch.bool, device=keys.device).tril()
+            mask = mask & torch.ones(T, T, dtype=torch.bool, device=mask.device).tril()
         return mask | eye, False
 
     def forward(
@@ -334,20 +342,28 @@ class Transformer(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         past_key_values: KVCache | None = None,
+        position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run token ids (B, T) through the network and return the final hidden states (B, T, C).
 
         With ``past_key_values`` (causal models, for generation) ``idx`` holds only the tokens that follow
         the cached ones: they take the next positions, attend to the cache, and are appended to it.
+        ``position_ids`` (B, T) replaces the default 0..T-1 (packed rows, where continuations restart at the
+        position after their shared context); it goes with a (B, T, T) ``attention_mask``.
         """
         B, T = idx.shape
         start = self._check_cache(past_key_values, attention_mask, T)
-        if start + T > self.config.context_length:
+        if start + T > self.config.context_length and position_ids is None:
             raise ValueError(
                 f"Sequence of {start + T} tokens is longer than the model's context_length "
                 f"({self.config.context_length}); crop it or use a model with a longer context."
             )
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        if position_ids is not None:
+            if past_key_values is not None:
+                raise ValueError("position_ids and past_key_values cannot be combined.")
+            pos = position_ids  # (B, T)
+        else:
+            pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         h = self.wte(idx) + self.wpe(pos)  # (B, T, C): h0 = U·We + Wp
         if self.wtt is not None:
             if token_type_ids is None:
