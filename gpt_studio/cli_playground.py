@@ -154,7 +154,8 @@ def add_verbs(verbs: Any) -> None:
                     help="sum, per token or per character (default: sum for label words and Winograd, "
                          "token for multiple choice)")
     zs.add_argument("--limit", type=_positive, default=None, help="score an evenly spaced subset of N rows")
-    zs.add_argument("--batch-size", type=_positive, default=32, help="sequences per forward pass (default 32)")
+    zs.add_argument("--batch-size", type=_positive, default=32,
+                    help="items per forward pass, each with its answers (default 32)")
     zs.add_argument("--rows", action="store_true", help="include every item's scores in the JSON")
     zs.set_defaults(handler=_user_errors(_cmd_zero_shot))
 
