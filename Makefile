@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 # CPU users and CI: the pinned CPU wheel. GPU users: see README (install CUDA torch first, then `make run`).
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench clean venv package package-test
 
 venv: $(STAMP)
 
@@ -28,6 +29,22 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
+
+$(PACKAGE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[package]"
+	touch $(PACKAGE_STAMP)
+
+# The one-folder app in dist/gpt-studio/ (PyInstaller; see packaging/README.md). --clean: no stale cache.
+package: $(PACKAGE_STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/gpt-studio.spec && \
+	echo "package: dist/gpt-studio built in $$(( $$(date +%s) - start )) s"
+
+# Before each release: build, then run the bundle's self-check (offscreen); record the figures in
+# docs/BENCHMARKS.md ("Packaging").
+package-test: package
+	packaging/smoke.sh dist/gpt-studio
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

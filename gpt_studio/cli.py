@@ -394,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "small GPT and BERT models. With no verb, opens the desktop app. "
                                      "Run a verb with --help for its options.")
     parser.add_argument("--version", action="version", version=f"gpt-studio {__version__}")
+    parser.add_argument("--smoke", action="store_true", help="check this installation: open the app on a sample "
+                        "project (offscreen without a display), close it, print a JSON summary, exit 0 if all worked")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
     def verb(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -541,6 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpt-studio`` command; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.smoke:
+        from gpt_studio.ui.app import smoke
+
+        return smoke()
     if getattr(args, "verb", None) in (None, "gui"):
         return _run_gui(getattr(args, "project", None))
     try:
