@@ -24,7 +24,7 @@ and a GPT of 4 layers, d=256, 4 heads, context 256 (4.3M parameters) is pretrain
 2. **generation**: 256 new tokens, greedy, with the key/value cache against without it (each step re-reads
    the window, as ``Transformer.generate``). Target ≥ 3x. The prompt is short, so the window slides once.
 3. **zero-shot accuracy** of that small pretrained model, against chance and the majority class, on COPA dev
-   (500 items; every normalisation), the sentiment set (3000 reviews, label words " good"/" bad" after
+   (500 items; every normalisation), the sentiment set (3000 reviews, label words " positive"/" negative" after
    "{text} very") and WSC273 (partial scoring), with the untrained model as a control. The figures are what
    they are: a 4M-parameter model trained for minutes on one novel is expected to sit near chance; the
    z-score says how far from chance each accuracy is (|z| < 2: indistinguishable).

@@ -149,7 +149,7 @@ def add_verbs(verbs: Any) -> None:
     zs.add_argument("--task", required=True, choices=TASKS)
     zs.add_argument("--template", default=None, help='label-words: text before the word (default "{text} very")')
     zs.add_argument("--label-word", action="append", default=[], metavar="LABEL=WORD",
-                    help="label-words: one per label (default positive=good, negative=bad)")
+                    help="label-words: one per label (default positive=positive, negative=negative, as GPT-1)")
     zs.add_argument("--normalisation", choices=NORMALISATIONS, default=None,
                     help="sum, per token or per character (default: sum for label words and Winograd, "
                          "token for multiple choice)")

@@ -220,8 +220,9 @@ def test_the_zero_shot_preview_shows_the_exact_scored_strings_as_they_are_typed(
     editor = tab.editor
     editor.text.setPlainText("What a dull film.")
     editor.template.setText("Review: {text} It was")
+    words = {"positive": " positive", "negative": " negative"}
     assert tab.preview_strings() == list(label_word_strings("What a dull film.", "Review: {text} It was",
-                                                            {"positive": " good", "negative": " bad"}).values())
+                                                            words).values())
     assert "text-decoration: underline" in tab.preview.toHtml() and tab.score_button.isEnabled()
     editor.template.setText("no placeholder")
     assert tab.preview_problem and "{text}" in tab.preview_problem and not tab.score_button.isEnabled()

@@ -2,7 +2,8 @@
 
 The heuristics, each comparing the log-probabilities the model gives to candidate texts:
 
-- label words: append each label's word to a template ("{text} very" + " good" / " bad") and compare;
+- label words: append each label's word to a template ("{text} very" + " positive" / " negative", as GPT-1 did
+  for SST-2) and compare;
 - multiple choice: the log-probability of each answer given the context, normalised as lm-evaluation-harness
   does (sum = ``acc``, per character = ``acc_norm``) or per token (GPT-1's average);
 - Winograd pronoun substitution: put each candidate in the pronoun's place and score only what follows it
@@ -31,7 +32,7 @@ NORMALISATION_HELP = {
             "acc_norm); independent of how the tokenizer cuts words.",
 }
 DEFAULT_TEMPLATE = "{text} very"
-DEFAULT_LABEL_WORDS: Mapping[str, str] = MappingProxyType({"positive": " good", "negative": " bad"})
+DEFAULT_LABEL_WORDS: Mapping[str, str] = MappingProxyType({"positive": " positive", "negative": " negative"})
 POSSESSIVE_PRONOUNS = frozenset({"his", "her", "its", "their", "my", "our", "your"})
 _ARTICLES = ("The ", "A ", "An ")
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from gpt_studio.engine.errors import StudioError
 
 PreviewLine = tuple[str, str, str]  # label, context (read, not scored), scored part
-DEFAULT_WORDS = {"positive": " good", "negative": " bad"}
+DEFAULT_WORDS = {"positive": " positive", "negative": " negative"}
 
 
 @dataclass
@@ -110,7 +110,7 @@ class LabelWordsEditor(HeuristicEditor):
     uses_normalisation = True
     default_normalisation = "sum"
     description = ("Put the text into a template and compare how likely each label's word is to come next "
-                   "(GPT-1's sentiment probe: “… very” → “ good” or “ bad”).")
+                   "(GPT-1's sentiment probe: “… very” → “ positive” or “ negative”).")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
