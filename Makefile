@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU users and CI: the pinned CPU wheel. GPU users: see README (install CUDA torch first, then `make run`).
 TORCH_SPEC ?= torch==2.13.0
+# e.g. https://download.pytorch.org/whl/cpu for the small CPU-only wheel on Linux (PyPI's default is the CUDA build)
+TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 PACKAGE_STAMP := $(VENV)/.installed-package
 
@@ -14,7 +16,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
