@@ -189,12 +189,12 @@ def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
     high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", message)
     if high:
         return (f"Vocab size {high.group(1)} is too large for this corpus: the largest feasible value is "
-                f"{high.group(2)}. Use --vocab-size {high.group(2)} or less, or import more text.")
+                f"{high.group(2)}. Set the vocab size to {high.group(2)} or less, or import more text.")
     low = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", message)
     if low:
         return (f"Vocab size {low.group(1)} is too small: the reserved tokens and the characters kept at "
-                f"{settings.character_coverage:.4g} coverage need at least {low.group(2)}. Use --vocab-size "
-                f"{low.group(2)} or more (or lower the character coverage).")
+                f"{settings.character_coverage:.4g} coverage need at least {low.group(2)}. Set the vocab "
+                f"size to {low.group(2)} or more (or lower the character coverage).")
     return f"SentencePiece could not train the tokenizer: {message.strip().splitlines()[-1][-300:]}"
 
 
