@@ -275,7 +275,9 @@ def test_the_start_up_job_loads_torch_and_shows_the_compute_device(qtbot, settin
     assert wait_for_jobs(running_jobs(), 10_000) and messages.errors == []
 
 
-def test_the_sample_button_calls_the_state_hook_when_the_corpus_pane_exists(make_window, monkeypatch):
+def test_the_sample_button_names_a_new_project_then_calls_the_state_hook(make_window, monkeypatch, tmp_path):
+    from gpt_studio.ui.new_project_dialog import NewProjectDialog
+
     class State(AppState):
         calls = 0
 
@@ -288,7 +290,12 @@ def test_the_sample_button_calls_the_state_hook_when_the_corpus_pane_exists(make
     window = make_window(state=State())
     assert not window.welcome.sample_button.isHidden()
     window.welcome.sample_button.click()
+    [dialog] = window.findChildren(NewProjectDialog)  # no project is open: the sample needs one first
+    assert State.calls == 0 and dialog.isVisible()
+    dialog.location_edit.setText(str(tmp_path))
+    dialog.create_button.click()
     assert State.calls == 1
+    assert window.state.project is not None and window.state.project.root == tmp_path / "python-docs-sample"
 
 
 def test_the_sample_button_is_hidden_while_the_corpus_pane_is_a_placeholder(make_window, monkeypatch):
@@ -303,7 +310,8 @@ def test_the_screens_script_renders_every_screen(tmp_path, monkeypatch, project,
 
     monkeypatch.setattr(about, "detect_compute_device", lambda reporter=None: "CPU (test)")
     files = screens.render(tmp_path / "shots", project, (800, 500), dark=False)
-    assert len(files) == 7 and all(f.stat().st_size > 1000 for f in files)
+    assert len(files) == 10 and all(f.stat().st_size > 1000 for f in files)
+    assert {"settings.png", "shortcuts.png", "new-project-import.png"} <= {f.name for f in files}
 
 
 def test_the_gui_verb_opens_a_project_and_quits_cleanly(tmp_path, project):

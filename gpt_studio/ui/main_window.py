@@ -3,7 +3,9 @@
 Dialogs are kept at the edge: ``new_project_path`` / ``open_project_path`` do the work without a file
 dialog (tests and the command line call them), and every message goes through :mod:`error_dialog`, looked
 up at call time so tests can capture it. Long work runs in jobs (:class:`~gpt_studio.workers.Job`); closing
-the window while one runs asks first, cancels and waits for it.
+the window while one runs asks first, cancels and waits for it. The window owns the preferences (File ›
+Settings…): it loads them from its QSettings into the app state before the panes are built, and applies
+their theme.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from PySide6.QtWidgets import (
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import PROJECT_FILE, Project, init_project, open_project
-from gpt_studio.ui import about, error_dialog, theme
+from gpt_studio.ui import about, error_dialog, preferences, theme
 from gpt_studio.ui.app import RecentProjects, make_settings, wait_for_jobs
+from gpt_studio.ui.new_project_dialog import IMPORT, NEW, SAMPLE, NewProjectDialog, Purpose
 from gpt_studio.ui.placeholder import PANES, ComingNextPage, WelcomePage
-from gpt_studio.ui.state import AppState
+from gpt_studio.ui.state import PANE_NAMES, AppState
 from gpt_studio.workers import Job, running_jobs
 
 PANE_CLASSES = (  # (module, class) of panes 0-3; imported when the window is built
@@ -77,6 +80,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.state = state or AppState()
         self.settings = settings or make_settings()
+        self.state.set_preferences(preferences.load(self.settings))  # before the panes: their forms start from it
+        theme.set_theme(_application(), self.state.preferences.theme)
         self.recent = RecentProjects(self.settings)
         self.device_description = ""
         self._warm_up_job: Job | None = None
@@ -86,6 +91,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.state.project_changed.connect(self._on_project_changed)
         self.state.model_requested.connect(lambda _spec: self.show_pane(3))  # the Playground pane opens it
+        self.state.pane_requested.connect(lambda name: self.show_pane(PANE_NAMES.index(name)))
+        self.state.import_model_requested.connect(self.choose_import_model)
         self._on_project_changed(self.state.project)
         self._default_size()
         self._closed = False
@@ -100,6 +107,9 @@ class MainWindow(QMainWindow):
         self.welcome.open_clicked.connect(self.choose_open_project)
         self.welcome.recent_chosen.connect(self.open_recent)
         self.welcome.sample_clicked.connect(self.use_sample_corpus)
+        self.welcome.import_clicked.connect(self.import_model_into_new_project)
+        self.welcome.settings_clicked.connect(self.show_settings)
+        self.welcome.set_data_folder(self.state.preferences.data_folder)
         self.sidebar = QListWidget(self)
         self.panes = QStackedWidget(self)
         for index, spec in enumerate(PANES):
@@ -175,6 +185,11 @@ class MainWindow(QMainWindow):
         self.close_project_action = self._action("&Close project", self.close_project, QKeySequence.StandardKey.Close)
         file_menu.addAction(self.close_project_action)
         file_menu.addSeparator()
+        self.settings_action = self._action("&Settings…", self.show_settings, QKeySequence.StandardKey.Preferences,
+                                            "Ctrl+,")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, "Ctrl+Q")
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         file_menu.addAction(quit_action)
@@ -186,6 +201,8 @@ class MainWindow(QMainWindow):
             self.pane_actions.addAction(action)
             go_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action("&Keyboard shortcuts…", self.show_shortcuts, "Ctrl+/")
+        help_menu.addAction(self.shortcuts_action)
         about_action = self._action("&About GPT Studio", self.show_about)
         about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(about_action)
@@ -246,13 +263,28 @@ class MainWindow(QMainWindow):
         self.settings.setValue("session/last_project", "")
 
     @Slot()
-    def choose_new_project(self) -> None:
-        """Ask for an empty (or new) folder and create a project in it."""
-        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project",
-                                                  self._dialog_dir())
-        if folder:
-            self._remember_dialog_dir(folder)
-            self.new_project_path(folder)
+    def choose_new_project(self) -> NewProjectDialog:
+        """Ask for a name (and a location, the data folder proposed) and create the project there."""
+        return self.ask_new_project(NEW)
+
+    def ask_new_project(self, purpose: Purpose, then: Callable[[Project], Any] | None = None) -> NewProjectDialog:
+        """Open the new-project dialog (window-modal, not blocking); on Create make the project, then ``then``."""
+        dialog = NewProjectDialog(purpose, self.state.preferences.data_folder, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def create() -> None:
+            project = self.new_project_path(dialog.path())
+            if project is not None and then is not None:
+                then(project)
+
+        dialog.accepted.connect(create)
+        dialog.open()
+        return dialog
+
+    @Slot()
+    def import_model_into_new_project(self) -> NewProjectDialog:
+        """The welcome page's Import a pretrained model…: a model needs a project, so make one, then import."""
+        return self.ask_new_project(IMPORT, lambda _project: self.choose_import_model())
 
     @Slot()
     def choose_open_project(self) -> None:
@@ -263,17 +295,26 @@ class MainWindow(QMainWindow):
             self.open_project_path(folder)
 
     def _dialog_dir(self) -> str:
-        return str(self.settings.value("dialogs/last_dir", "") or Path.home())
+        """Where Open project… starts: the last folder used, else the data folder once it exists, else home."""
+        data_folder = self.state.preferences.data_folder
+        fallback = data_folder if data_folder.is_dir() else Path.home()
+        return str(self.settings.value("dialogs/last_dir", "") or fallback)
 
     def _remember_dialog_dir(self, folder: str) -> None:
         self.settings.setValue("dialogs/last_dir", str(Path(folder).parent))
 
     @Slot()
-    def use_sample_corpus(self) -> None:
-        """Hand over to the corpus pane's sample hook (``AppState.request_sample``)."""
-        self.state.request_sample()  # type: ignore[attr-defined]  # added by the Corpus & Tokenizer pane
-        if self.state.project is not None:
-            self.show_pane(0)
+    def use_sample_corpus(self) -> NewProjectDialog | None:
+        """Build the sample in the open project, or first in a new one (named in a dialog; returned)."""
+        if self.state.project is None:
+            return self.ask_new_project(SAMPLE, lambda _project: self._build_sample())
+        self._build_sample()
+        return None
+
+    def _build_sample(self) -> None:
+        """Hand over to the corpus pane's sample hook (``AppState.request_sample``) and show its progress."""
+        self.state.request_sample()
+        self.show_pane(0)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -309,15 +350,46 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     @Slot()
-    def choose_import_model(self) -> None:
+    def choose_import_model(self) -> QWidget | None:
         """File › Import pretrained model…: a local Hugging Face GPT-2/BERT folder into the project's models/."""
         if self.state.project is None:
-            return
+            return None
         from gpt_studio.ui.import_model_dialog import ImportModelDialog
 
         dialog = ImportModelDialog(self.state.project, self)
         dialog.imported.connect(lambda _path: self.state.notify_changed("models"))
         dialog.open()
+        return dialog
+
+    # ------------------------------------------------------------------------------ settings, shortcuts
+
+    @Slot()
+    def show_settings(self) -> QWidget:
+        """File › Settings…: default device and precision, data folder, theme (window-modal; returned)."""
+        from gpt_studio.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.state.preferences, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.preferences_accepted.connect(self.set_preferences)
+        dialog.open()
+        return dialog
+
+    def set_preferences(self, chosen: preferences.Preferences) -> None:
+        """Store new preferences and pass them on: forms, the welcome page and the theme follow at once."""
+        preferences.save(self.settings, chosen)
+        theme.set_theme(_application(), chosen.theme)
+        self.state.set_preferences(chosen)
+        self.welcome.set_data_folder(chosen.data_folder)
+
+    @Slot()
+    def show_shortcuts(self) -> QWidget:
+        """Help › Keyboard shortcuts…: every shortcut, read from this window's actions (returned)."""
+        from gpt_studio.ui.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     # -------------------------------------------------------------------------------------------- panes
 
@@ -405,7 +477,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Ask before stopping running jobs; cancel them and wait so nothing is left half-written."""
-        jobs = [j for j in running_jobs() if j is not self._warm_up_job]
+        # the warm-up and other quiet jobs (Settings' device check) only read, and end by themselves within seconds
+        jobs = [j for j in running_jobs() if j is not self._warm_up_job and not getattr(j, "quiet", False)]
         if jobs and not error_dialog.confirm(
                 self, f"{len(jobs)} job(s) still running ({', '.join(j.what for j in jobs)}). Stop them and quit? "
                       "Stopped jobs leave the project as it was before they started.", "Stop and quit"):
@@ -430,7 +503,15 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
-        """Follow a light/dark switch of the system palette in plots too."""
+        """Follow a palette change (the system's light/dark switch, or File › Settings…' theme) in plots too."""
         if event.type() == QEvent.Type.PaletteChange:
             theme.sync_plot_colors(self.palette())
+            theme.refresh_palette_dependents(self, self.palette())
         super().changeEvent(event)
+
+
+def _application() -> QApplication:
+    """The running QApplication (a main window cannot exist without one)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    return app

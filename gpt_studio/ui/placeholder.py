@@ -8,18 +8,20 @@ the pages scale with the user's font and the screen's DPI.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCommandLinkButton,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +38,8 @@ class PaneSpec:
     what: str
     now: str
 
+
+MUTED_STYLE = "color: palette(placeholder-text);"  # theme.secondary_text_color, as a style sheet
 
 PANES = (
     PaneSpec("Corpus && Tokenizer", "corpus",
@@ -65,10 +69,8 @@ def _label(text: str, parent: QWidget, scale: float = 1.0, bold: bool = False, m
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setOpenExternalLinks(True)
     label.setFont(theme.scaled_font(parent, scale, bold))
-    if muted:
-        palette = label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, theme.secondary_text_color(palette))
-        label.setPalette(palette)
+    if muted:  # a style sheet, not a fixed colour: theme.refresh_palette_dependents re-resolves it on a switch
+        label.setStyleSheet(MUTED_STYLE)
     return label
 
 
@@ -105,16 +107,20 @@ class ComingNextPage(QWidget):
 
 
 class WelcomePage(QWidget):
-    """The no-project state: create or open a project, reopen a recent one, or start from a sample corpus."""
+    """The no-project state: create or open a project, reopen a recent one, start from a sample corpus or a model."""
 
     new_clicked = Signal()
     open_clicked = Signal()
     sample_clicked = Signal()
+    import_clicked = Signal()
+    settings_clicked = Signal()  # the "change" link after the data folder
     recent_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        column = _column(self)
+        content = QWidget(self)
+        column = _column(content)
+        self._scroll(content)
         column.addWidget(_label("GPT Studio", self, 2.2, bold=True))
         column.addWidget(_label("Pretrain, fine-tune and probe small GPT and BERT models on your own text. "
                                 "Everything of one piece of work lives in a project folder.", self, 1.1, muted=True))
@@ -125,6 +131,15 @@ class WelcomePage(QWidget):
                                         "project folder.", self.open_clicked)
         self.sample_button = self._button(column, "corpus", "Use sample corpus", "Start from a small sample corpus "
                                           "to try the whole loop in minutes.", self.sample_clicked)
+        self.import_button = self._button(column, "import", "Import a pretrained model…", "Bring a published GPT-2 "
+                                          "or BERT (a Hugging Face folder) into a new project to fine-tune or try "
+                                          "it.", self.import_clicked)
+        self.data_folder_label = _label("", self, muted=True)
+        self.data_folder_label.setOpenExternalLinks(False)  # the link opens File › Settings…, not a browser
+        self.data_folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                       | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.data_folder_label.linkActivated.connect(lambda _link: self.settings_clicked.emit())
+        column.addWidget(self.data_folder_label)
         column.addSpacing(self.fontMetrics().height())
         column.addWidget(_label("Recent projects", self, 1.0, bold=True))
         self.recent_list = QListWidget(self)
@@ -136,6 +151,16 @@ class WelcomePage(QWidget):
         column.addWidget(self.recent_list)
         column.addWidget(self.recent_empty)
 
+    def _scroll(self, content: QWidget) -> None:
+        """Scroll the page rather than make the window taller than a small screen (or a 150 % scaled one)."""
+        area = QScrollArea(self)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setWidgetResizable(True)
+        area.setWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(area)
+
     def _button(self, column: QVBoxLayout, icon: str, text: str, description: str,
                 signal: Signal) -> QCommandLinkButton:
         button = QCommandLinkButton(text, description, self)
@@ -145,6 +170,11 @@ class WelcomePage(QWidget):
         button.clicked.connect(signal)
         column.addWidget(button)
         return button
+
+    def set_data_folder(self, folder: Path) -> None:
+        """Say where new projects go, with a link to change it (the data folder of File › Settings…)."""
+        self.data_folder_label.setText(f"New projects are proposed in {html.escape(str(folder))} "
+                                       "(<a href=\"settings\">change</a>).")
 
     def _on_recent_activated(self, item: QListWidgetItem) -> None:
         self.recent_chosen.emit(item.data(Qt.ItemDataRole.UserRole))

@@ -1,4 +1,4 @@
-"""Render GPT Studio offscreen to PNG files: welcome page, every pane, About, errors, the Pretrain pane mid-run.
+"""Render GPT Studio offscreen to PNG files: welcome page, its dialogs, every pane, About, errors, a mid-run.
 
 Usage::
 
@@ -149,7 +149,7 @@ def _slug(title: str) -> str:
 
 
 def render(outdir: Path, project: Path, size: tuple[int, int], dark: bool) -> list[Path]:
-    """Render the welcome page, every pane, About and the error dialog into ``outdir``; returns the files."""
+    """Render the welcome page and its dialogs, every pane, About and the error dialog; returns the files."""
     from gpt_studio.ui import about, error_dialog
     from gpt_studio.ui.main_window import PANES, MainWindow
 
@@ -161,6 +161,7 @@ def render(outdir: Path, project: Path, size: tuple[int, int], dark: bool) -> li
     window.resize(*size)
     window.show()
     written = [save(window, outdir / f"welcome{suffix}.png")]
+    written += _dialog_shots(window, outdir, suffix)
     window.open_project_path(project)
     _type_preview(window)
     for index, spec in enumerate(PANES):
@@ -178,6 +179,19 @@ def render(outdir: Path, project: Path, size: tuple[int, int], dark: bool) -> li
     written.append(save(box, outdir / f"error{suffix}.png"))
     box.close()
     _close(window)
+    return written
+
+
+def _dialog_shots(window: Any, outdir: Path, suffix: str) -> list[Path]:
+    """Settings (once the devices are known), keyboard shortcuts, and naming a project to import a model into."""
+    dialog = window.show_settings()
+    written = [save(dialog, outdir / f"settings{suffix}.png", lambda: dialog.detected is not None,
+                    "the settings dialog to know the devices")]
+    dialog.reject()
+    for name, opened in (("shortcuts", window.show_shortcuts()), ("new-project-import",
+                                                                   window.import_model_into_new_project())):
+        written.append(save(opened, outdir / f"{name}{suffix}.png"))
+        opened.reject()
     return written
 
 

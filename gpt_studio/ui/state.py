@@ -9,8 +9,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from gpt_studio.engine.project import Project
+from gpt_studio.ui.preferences import Preferences
 
 PARTS = ("corpus", "tokenizer", "data", "runs", "models")
+PANE_NAMES = ("corpus", "pretrain", "finetune", "playground")  # the main window's panes, in sidebar order
 
 
 class AppState(QObject):
@@ -20,10 +22,14 @@ class AppState(QObject):
     part_changed = Signal(str)  # one of PARTS: e.g. "tokenizer" after a training finished
     sample_requested = Signal()  # someone (the welcome page) asked for the sample corpus; the Corpus pane acts
     model_requested = Signal(str)  # a model spec to open in the Playground (e.g. after fine-tuning)
+    pane_requested = Signal(str)  # one of PANE_NAMES: an empty state's "Go to …" button; the main window acts
+    import_model_requested = Signal()  # "Import a pretrained model…" in a pane; the main window opens the dialog
+    preferences_changed = Signal(object)  # Preferences: File › Settings… was accepted
 
-    def __init__(self) -> None:
+    def __init__(self, preferences: Preferences | None = None) -> None:
         super().__init__()
         self._project: Project | None = None
+        self.preferences = preferences or Preferences()  # the main window loads the stored ones
 
     @property
     def project(self) -> Project | None:
@@ -48,3 +54,18 @@ class AppState(QObject):
     def request_sample(self) -> None:
         """Ask for the offline sample corpus to be built (the Corpus pane listens and runs it)."""
         self.sample_requested.emit()
+
+    def set_preferences(self, preferences: Preferences) -> None:
+        """Use new preferences; forms take the new device and precision where the person has not chosen."""
+        self.preferences = preferences
+        self.preferences_changed.emit(preferences)
+
+    def request_pane(self, name: str) -> None:
+        """Ask for pane ``name`` (one of PANE_NAMES) to be shown."""
+        if name not in PANE_NAMES:
+            raise ValueError(f"unknown pane {name!r}")
+        self.pane_requested.emit(name)
+
+    def request_import_model(self) -> None:
+        """Ask for the Import pretrained model dialog (File › Import pretrained model…)."""
+        self.import_model_requested.emit()

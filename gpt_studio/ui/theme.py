@@ -1,18 +1,22 @@
 """Look and feel: the platform's own palette (light or dark), and pyqtgraph's colours taken from it.
 
-We do not ship a colour scheme. Qt picks the native style and the system palette, and follows the system's
-light/dark switch by itself; the one exception is the classic ``windowsvista`` style, which cannot draw dark,
-so we switch to Fusion there. Plots are not widgets Qt re-colours, so :func:`sync_plot_colors` copies the
-palette into pyqtgraph's defaults (at start-up and whenever the palette changes).
+By default (theme "system") we ship no colour scheme: Qt picks the native style and the system palette, and
+follows the system's light/dark switch by itself; the one exception is the classic ``windowsvista`` style,
+which cannot draw dark, so we switch to Fusion there. A person may choose Light or Dark in File › Settings…
+(:func:`set_theme`): those use Qt's Fusion style with a full palette of ours, so they look the same on every
+platform and work where the platform has no dark mode of its own (many Linux desktops). Plots are not widgets
+Qt re-colours, so :func:`sync_plot_colors` copies the palette into pyqtgraph's defaults (at start-up and
+whenever the palette changes); the plot widgets restyle themselves on their PaletteChange event.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QIconEngine, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 
 def apply_theme(app: QApplication) -> None:
@@ -24,12 +28,79 @@ def apply_theme(app: QApplication) -> None:
     sync_plot_colors(app.palette())
 
 
+NATIVE_STYLE_PROPERTY = "gptStudioNativeStyle"  # the style before a Light/Dark choice, restored by "system"
+
+
+def set_theme(app: QApplication, name: str) -> None:
+    """Apply a theme of ``preferences.THEMES`` now: every widget and plot repaints; no restart needed.
+
+    "system" after Light or Dark restores the native style and hands the palette back to the platform (a
+    default-constructed palette sets no colour, so Qt resolves every role from the system's again and keeps
+    following its light/dark switch). "system" when nothing was changed does nothing, so a palette set
+    before (the screenshot script's dark preview) stays.
+    """
+    native = app.property(NATIVE_STYLE_PROPERTY)
+    if name == "system":
+        if native is None:
+            return
+        app.setProperty(NATIVE_STYLE_PROPERTY, None)
+        if app.style().name().lower() != str(native).lower():
+            app.setStyle(str(native))
+        _request_color_scheme(app, None)
+        app.setPalette(QPalette())
+    else:
+        if native is None:
+            app.setProperty(NATIVE_STYLE_PROPERTY, app.style().name())
+        if app.style().name().lower() != "fusion":
+            app.setStyle("Fusion")
+        _request_color_scheme(app, Qt.ColorScheme.Dark if name == "dark" else Qt.ColorScheme.Light)
+        app.setPalette(dark_palette() if name == "dark" else light_palette())
+    sync_plot_colors(app.palette())
+
+
+def _request_color_scheme(app: QApplication, scheme: Qt.ColorScheme | None) -> None:
+    """Tell the platform too (Qt ≥ 6.8), so window title bars match where it can; a no-op elsewhere."""
+    hints = app.styleHints()
+    if scheme is None and hasattr(hints, "unsetColorScheme"):
+        hints.unsetColorScheme()
+    elif scheme is not None and hasattr(hints, "setColorScheme"):
+        hints.setColorScheme(scheme)
+
+
 def sync_plot_colors(palette: QPalette) -> None:
     """Make pyqtgraph's default background/foreground follow the widget palette (new plots pick them up)."""
     import pyqtgraph as pg
 
     pg.setConfigOptions(background=palette.color(QPalette.ColorRole.Base),
                         foreground=palette.color(QPalette.ColorRole.Text), antialias=True)
+
+
+def refresh_palette_dependents(root: QWidget, palette: QPalette) -> None:
+    """After a palette change, recolour what Qt does not: plots, and style sheets naming palette colours.
+
+    A style sheet such as ``color: palette(placeholder-text)`` is resolved once, when the widget is polished;
+    setting it again resolves it against the new palette (muted text stays readable after Light → Dark).
+    """
+    restyle_plots(root, palette)
+    for widget in [root, *root.findChildren(QWidget)]:
+        sheet = widget.styleSheet()
+        if "palette(" in sheet:
+            widget.setStyleSheet(sheet)
+
+
+def restyle_plots(root: QWidget, palette: QPalette) -> None:
+    """Recolour the background and axes of every plot under ``root``.
+
+    Most plot widgets take their colours once, when they are made; without this a theme switch would leave
+    white plots in a dark window until the app restarts. Nothing to do before pyqtgraph is first imported.
+    """
+    pg = sys.modules.get("pyqtgraph")
+    if pg is None:
+        return
+    from gpt_studio.ui.widgets.monitor_plots import style_plot
+
+    for plot in root.findChildren(pg.PlotWidget):
+        style_plot(plot, palette)
 
 
 def scaled_font(widget: QWidget, factor: float, bold: bool = False) -> QFont:
@@ -65,6 +136,14 @@ def dark_palette() -> QPalette:
         palette.setColor(role, color)
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 120))
+    return palette
+
+
+def light_palette() -> QPalette:
+    """Fusion's own light palette: the Light theme, whatever the system is set to."""
+    style = QStyleFactory.create("Fusion")
+    palette = QPalette(style.standardPalette())
+    palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(110, 110, 110))  # readable muted text on white
     return palette
 
 
@@ -120,9 +199,16 @@ def _new_folder(p: QPainter) -> None:
     p.drawLine(QPointF(9, 14), QPointF(15, 14))
 
 
+def _import_box(p: QPainter) -> None:
+    """An arrow down into an open tray (import a model)."""
+    p.drawPolyline([QPointF(4, 13), QPointF(4, 20), QPointF(20, 20), QPointF(20, 13)])
+    p.drawLine(QPointF(12, 3), QPointF(12, 15))
+    p.drawPolyline([QPointF(7.5, 10.5), QPointF(12, 15), QPointF(16.5, 10.5)])
+
+
 ICON_DRAWINGS: dict[str, Callable[[QPainter], None]] = {
     "corpus": _document, "pretrain": _loss_curve, "finetune": _sliders, "playground": _bubble,
-    "folder": _folder, "new-folder": _new_folder}
+    "folder": _folder, "new-folder": _new_folder, "import": _import_box}
 
 
 class _LineIconEngine(QIconEngine):

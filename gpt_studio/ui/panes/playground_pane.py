@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from gpt_studio.engine.project import Project
 from gpt_studio.ui import error_dialog
 from gpt_studio.ui.state import AppState
+from gpt_studio.ui.widgets.empty_state import EmptyState
 
 SHUTDOWN_WAIT_MS = 30_000
 PAGE_NO_PROJECT, PAGE_LOADING, PAGE_BODY = range(3)
@@ -45,8 +46,8 @@ REASONS = {
                   "score tokens; use Classify.",
 }
 NO_MODELS = ("<h3>Playground</h3><p>No trained model in this project yet. Pretrain one in <b>Pretrain</b> "
-             "(Ctrl+2) — even a few minutes on Tiny Shakespeare gives text to play with — or fine-tune one in "
-             "<b>Fine-tune</b> (Ctrl+3). Its checkpoints appear here.</p>")
+             "(Ctrl+2) — even a few minutes on Tiny Shakespeare gives text to play with — fine-tune one in "
+             "<b>Fine-tune</b> (Ctrl+3), or import a published GPT-2 or BERT. Its checkpoints appear here.</p>")
 
 
 def show_error(parent: QWidget | None, reason: str, details: str = "") -> None:
@@ -149,9 +150,12 @@ class PlaygroundPane(QWidget):
             tab.busy_changed.connect(lambda _busy: self._update_locks())
             self.tabs_by_key[key] = tab
             self.tabs.addTab(tab, tab.title)
-        self.no_models = QLabel(NO_MODELS)
-        self.no_models.setWordWrap(True)
-        self.no_models.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_models = EmptyState(NO_MODELS)
+        self.no_models.add_button("Go to Pretrain", lambda: self.state.request_pane("pretrain"))
+        self.no_models.add_button("Go to Fine-tune", lambda: self.state.request_pane("finetune"))
+        self.no_models.add_button("Import a pretrained model…", self.state.request_import_model,
+                                  "Bring a Hugging Face GPT-2 or BERT folder into this project (File › Import "
+                                  "pretrained model…).")
         self.inner = QStackedWidget()
         self.inner.addWidget(self.no_models)
         self.inner.addWidget(self.tabs)
@@ -280,10 +284,11 @@ class PlaygroundPane(QWidget):
         spec, project = self.picker.currentData(), self.project
         if spec is None or project is None or self.busy:
             return False
+        device = self.state.preferences.device  # File › Settings…'s default device ("auto": the GPU if any)
 
         def work(reporter: Any) -> Any:
             reporter.progress(0, 0, f"Loading {spec}…")
-            return load_model(spec, project, device="cpu")
+            return load_model(spec, project, device=device)
 
         self.load_bar.run(work, f"loading {spec}", self._on_loaded)
         return True

@@ -1,15 +1,21 @@
 """How the Pretrain pane is laid out: the form over the planner on the left, controls, monitor and runs right.
 
 Kept apart from the pane's behaviour so either can change alone. The pieces are built by the pane (they import
-torch, so only once it is first shown); this module only arranges them and stands in for a missing monitor.
+torch, so only once it is first shown); this module only arranges them, stands in for a missing monitor, and
+words the empty state shown until the project has token shards (naming the one step still missing).
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from gpt_studio.engine.corpus import MANIFEST
+from gpt_studio.engine.project import Project
+from gpt_studio.engine.tokenizer import META_FILE as TOKENIZER_META
 
 FORM_SHARE = (400, 600)  # initial widths, scaled to the pane's: the form needs about 40%
 
@@ -38,6 +44,33 @@ def message_page(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
+
+
+NEXT_STEPS = {  # what is missing → what to do, in Corpus & Tokenizer
+    "corpus": "<b>Next: import text.</b> Add your files or folders there (or use the sample corpus), then Import.",
+    "tokenizer": "The corpus is imported. <b>Next: train a tokenizer</b> on it.",
+    "data": "The corpus is imported and the tokenizer trained. <b>Next: encode the corpus</b> into token shards.",
+}
+
+
+def missing_step(project: Project) -> str:
+    """The first of "corpus", "tokenizer", "data" the project lacks (read from the files the engine writes)."""
+    if not (project.corpus_dir / MANIFEST).is_file():
+        return "corpus"
+    if not (project.tokenizer_dir / TOKENIZER_META).is_file():
+        return "tokenizer"
+    return "data"
+
+
+def no_data_text(project: Project, why: str) -> str:
+    """The empty state before shards exist: why pretraining waits and the one step to take next."""
+    step = missing_step(project)
+    text = ("<h3>Pretrain</h3><p>Encode the corpus first: pretraining reads token shards, which "
+            "<b>Corpus &amp; Tokenizer</b> (Ctrl+1) makes from your text in three steps (import, tokenizer, "
+            f"encode).</p><p>{NEXT_STEPS[step]}</p>")
+    if step == "data" and why:  # the engine's reason matters here (e.g. shards older than the tokenizer)
+        text += f"<p><i>{html.escape(why)}</i></p>"
+    return text + "<p>Then configure a GPT or BERT model here and train it.</p>"
 
 
 def body(form: QWidget, planner: QWidget, controls: QWidget, monitor: QWidget, runs: QWidget) -> QSplitter:

@@ -25,6 +25,7 @@ from gpt_studio.ui.panes import pretrain_dialogs as dialogs
 from gpt_studio.ui.panes import pretrain_layout
 from gpt_studio.ui.panes.pretrain_runs import RunViewer, connect_events
 from gpt_studio.ui.state import AppState
+from gpt_studio.ui.widgets.empty_state import EmptyState
 from gpt_studio.ui.widgets.runs_list import begin_monitor, run_history
 
 SHUTDOWN_WAIT_MS = 60_000
@@ -56,15 +57,31 @@ class PretrainPane(QWidget):
         self._notifying = False
         self.built = False
         self.stack = QStackedWidget()
+        self.no_data = EmptyState()
+        self.no_data.add_button("Go to Corpus && Tokenizer", lambda: state.request_pane("corpus"),
+                                "Import text, train a tokenizer and encode the corpus there.")
+        self.no_data.add_button("Use the sample corpus", self._use_sample,
+                                "Build the offline sample (the Python documentation): imported, a tokenizer trained "
+                                "and encoded, in about a minute.")
         for page in (pretrain_layout.message_page("Open or create a project to pretrain a model."),
-                     pretrain_layout.message_page(""), pretrain_layout.message_page("Loading the model catalogue…")):
+                     self.no_data, pretrain_layout.message_page("Loading the model catalogue…")):
             self.stack.addWidget(page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.stack)
         state.project_changed.connect(self.set_project)
         state.part_changed.connect(self._on_part_changed)
+        state.preferences_changed.connect(self._on_preferences_changed)
         self.set_project(state.project)
+
+    def _use_sample(self) -> None:
+        """The sample corpus is built by the Corpus & Tokenizer pane; show it there, with its progress."""
+        self.state.request_sample()
+        self.state.request_pane("corpus")
+
+    def _on_preferences_changed(self, preferences: Any) -> None:
+        if self.built:  # a new default device or precision, unless the person chose one in the form
+            self.form.set_hardware_defaults(preferences.device, preferences.precision)
 
     # -------------------------------------------------------------------------------------- building
 
@@ -78,6 +95,7 @@ class PretrainPane(QWidget):
         from gpt_studio.ui.widgets.runs_list import RunsList
 
         self.form, self.planner = RunForm(), PlannerPanel()
+        self.form.set_hardware_defaults(self.state.preferences.device, self.state.preferences.precision)
         self.controls, self.runs = RunControls(), RunsList()
         self.monitor = pretrain_layout.make_monitor()
         self.viewer = RunViewer(self.monitor, self._run_dir, self)
@@ -132,10 +150,9 @@ class PretrainPane(QWidget):
                 self.meta = load_meta(project)
             except StudioError as exc:
                 why = str(exc)
-        empty = self.stack.widget(PAGE_NO_DATA)
-        empty.setText("<h3>Pretrain</h3><p>Encode the corpus first in <b>Corpus &amp; Tokenizer</b> (Ctrl+1): "
-                      "import text, train a tokenizer and encode the corpus into token shards. Then configure a "
-                      f"GPT or BERT model here and train it.</p><p><i>{why}</i></p>")
+        if project is not None and self.meta is None:
+            self.no_data.set_text(pretrain_layout.no_data_text(project, why))
+            self.no_data.buttons["Use the sample corpus"].setVisible(pretrain_layout.missing_step(project) == "corpus")
         self._show_project()
         if self.meta is not None and self.isVisible() and not self.built:
             QTimer.singleShot(0, self, self.ensure_built)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -43,6 +43,8 @@ class BasePage(WizardPage):
     """Pick one base model from the project's checkpoints and saved models."""
 
     title = "Base model"
+    import_requested = Signal()  # "Import a pretrained model…": the app's import dialog (File menu)
+    pretrain_requested = Signal()  # "Go to Pretrain" in the empty state
 
     def __init__(self, choices: FinetuneChoices, parent: QWidget | None = None) -> None:
         super().__init__(choices, parent)
@@ -67,9 +69,18 @@ class BasePage(WizardPage):
         self.folder_button.setToolTip("Start from a checkpoint or saved model folder outside this project "
                                       "(it must use a tokenizer with the reserved special tokens).")
         self.folder_button.clicked.connect(self._choose_folder)
+        self.import_button = QPushButton("Import a pretrained model…")
+        self.import_button.setToolTip("Bring a Hugging Face GPT-2 or BERT folder into this project's models "
+                                      "(File › Import pretrained model…).")
+        self.import_button.clicked.connect(self.import_requested)
+        self.pretrain_button = QPushButton("Go to Pretrain")
+        self.pretrain_button.setToolTip("Train a model from scratch on this project's corpus.")
+        self.pretrain_button.clicked.connect(self.pretrain_requested)
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.pretrain_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Start from a pretrained model"))
@@ -127,6 +138,7 @@ class BasePage(WizardPage):
                            "bring a published GPT-2 or BERT with <b>File › Import pretrained model…</b>; every "
                            "run's latest and best checkpoints and every imported model show up here.")
         self.empty.setVisible(not self.bases and not self._load_error)
+        self.pretrain_button.setVisible(not self.bases)  # the way to a first model; noise once there is one
         self.error.setText(self._load_error)
         self.error.setVisible(bool(self._load_error))
         if self.choices.base is not None and not any(_same(b, self.choices.base) for b in self.bases):

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -25,7 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from gpt_studio.engine.errors import StudioError
+from gpt_studio.engine.trainer_config import PRECISIONS
+from gpt_studio.ui.widgets.field_editor import disable_unavailable_devices
 from gpt_studio.ui.widgets.finetune_common import FinetuneChoices, WizardPage, base_layers, heading, note
+from gpt_studio.ui.widgets.form_checks import precision_error
+from gpt_studio.ui.widgets.run_fields import TRAIN_SECTIONS
 from gpt_studio.ui.widgets.wording import plural
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,120}$")  # the engine's rule for a model folder
@@ -47,7 +52,12 @@ TIPS = {
     "val": "Share of the training file held out (class-balanced) to measure the model after each epoch. Not "
            "used when an evaluation file is given.",
     "name": "Folder name under the project's models/. Letters, digits and . _ - + @ (no spaces).",
+    "device": "Where to train: auto = the CUDA GPU, else Apple MPS, else the CPU. Starts at the default from "
+              "File › Settings…; devices this machine does not have are greyed out.",
+    "precision": "fp32 works everywhere; bf16 saves memory on recent GPUs and CPUs; fp16 needs a CUDA GPU. Starts "
+                 "at the default from File › Settings….",
 }
+DEVICE_CHOICES = dict(TRAIN_SECTIONS)["Hardware"][0].choices  # (label, value), the run form's list and order
 
 
 class OptionsPage(WizardPage):
@@ -94,12 +104,15 @@ class OptionsPage(WizardPage):
         self.name = QLineEdit()
         self.name.setPlaceholderText("automatic (task, base and time)")
         self.name.setToolTip(TIPS["name"])
+        self.device, self.precision = _hardware_combos()
+        self._hardware_defaults = {"device": "auto", "precision": "fp32"}  # FinetuneConfig's own defaults
         self.summary = note()
         self._layout()
         for signal in (self.epochs.valueChanged, self.lr.textChanged, self.aux.valueChanged,
                        self.layer_group.buttonToggled, self.layers.valueChanged, self.embeddings.toggled,
                        self.freeze.toggled, self.batch.valueChanged, self.max_examples.valueChanged,
-                       self.val_fraction.valueChanged, self.name.textChanged):
+                       self.val_fraction.valueChanged, self.name.textChanged, self.device.currentIndexChanged,
+                       self.precision.currentIndexChanged):
             signal.connect(self._update)
 
     def _layout(self) -> None:
@@ -118,6 +131,8 @@ class OptionsPage(WizardPage):
         form.addRow("Batch size", self.batch)
         form.addRow("Max examples", self.max_examples)
         form.addRow("Validation share", self.val_fraction)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
         form.addRow("Model name", self.name)
         box = QWidget()
         box.setLayout(form)
@@ -156,8 +171,25 @@ class OptionsPage(WizardPage):
                 getattr(self, key).setChecked(bool(value))
             elif key in ("lr", "name"):
                 getattr(self, key).setText(str(value))
+            elif key in ("device", "precision"):
+                combo = getattr(self, key)
+                combo.setCurrentIndex(max(combo.findData(value), 0))
             else:
                 getattr(self, key).setValue(value)
+
+    def set_hardware_defaults(self, device: str, precision: str) -> None:
+        """Start from the preferred device and precision; a choice the person made here stays.
+
+        A combo still showing the previous default was not chosen by anyone, so it follows the new one; a
+        device this machine lacks (greyed out) is not forced on the page.
+        """
+        for key, value in (("device", device), ("precision", precision)):
+            combo: QComboBox = getattr(self, key)
+            row = combo.findData(value)
+            usable = row >= 0 and combo.model().item(row).isEnabled()  # type: ignore[attr-defined]
+            if combo.currentData() == self._hardware_defaults[key] and usable:
+                self._hardware_defaults[key] = value
+                combo.setCurrentIndex(row)
 
     # ------------------------------------------------------------------------------------------- config
 
@@ -175,11 +207,15 @@ class OptionsPage(WizardPage):
                               lr=lr, batch_size=self.batch.value(), aux_lm_weight=self.aux.value(),
                               layers_transferred=None if self.all_layers.isChecked() else self.layers.value(),
                               transfer_embeddings=self.embeddings.isChecked(), freeze_body=self.freeze.isChecked(),
-                              val_fraction=self.val_fraction.value())
+                              val_fraction=self.val_fraction.value(), device=self.device.currentData(),
+                              precision=self.precision.currentData())
         try:
             config.validate()
         except StudioError as exc:
             raise ValueError(str(exc)) from None
+        refused = precision_error(config.device, config.precision)
+        if refused:
+            raise ValueError(refused)
         return config
 
     def _update(self, *_args: Any) -> None:
@@ -225,6 +261,19 @@ class OptionsPage(WizardPage):
             if project is not None and (project.models_dir / name).exists():
                 return f"A model named {name} already exists in this project; choose another name."
         return ""
+
+
+def _hardware_combos() -> tuple[QComboBox, QComboBox]:
+    """The device (unavailable ones greyed out, as in the run form) and precision choosers."""
+    device, precision = QComboBox(), QComboBox()
+    for label, value in DEVICE_CHOICES:
+        device.addItem(label, value)
+    disable_unavailable_devices(device)
+    for value in PRECISIONS:
+        precision.addItem(value, value)
+    device.setToolTip(TIPS["device"])
+    precision.setToolTip(TIPS["precision"])
+    return device, precision
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:

@@ -57,7 +57,15 @@ class FinetuneWizard(QWidget):
         self.train_page.run_finished.connect(self._on_run_finished)
         self.save_page.renamed.connect(lambda _path: self.state.notify_changed("models"))
         self.save_page.restart_requested.connect(lambda: self.go_to(BASE))
+        self.base_page.import_requested.connect(self.state.request_import_model)
+        self.base_page.pretrain_requested.connect(lambda: self.state.request_pane("pretrain"))
+        self._apply_preferences(self.state.preferences)
+        self.state.preferences_changed.connect(self._apply_preferences)
         self.go_to(BASE)
+
+    def _apply_preferences(self, preferences: Any) -> None:
+        """The options start from the default device and precision of File › Settings…."""
+        self.options_page.set_hardware_defaults(preferences.device, preferences.precision)
 
     def _build(self) -> None:
         self.steps = QListWidget()

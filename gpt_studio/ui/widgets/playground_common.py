@@ -68,9 +68,7 @@ def softmax(scores: Sequence[float]) -> list[float]:
 def muted_label(text: str = "", parent: QWidget | None = None) -> WrapLabel:
     """A wrapping label in the palette's secondary text colour (explanations under a control)."""
     label = WrapLabel(text, parent)
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, theme.secondary_text_color(palette))
-    label.setPalette(palette)
+    label.setStyleSheet("color: palette(placeholder-text);")  # re-resolved on a theme switch (unlike a fixed colour)
     return label
 
 

@@ -39,6 +39,7 @@ from gpt_studio.ui.widgets.run_fields import (
 )
 
 COMBO_CHARS = 24  # the family and preset choosers' width in characters (their lists open wider)
+HARDWARE_DEFAULT_KEYS = ("device", "precision")  # fields File › Settings… gives a default for
 
 # Names other modules and the tests import from here (the form's public face before it was split up).
 __all__ = ["ADVANCED", "ERROR_STYLE", "FAMILIES", "INT_MAX", "MODEL_FIELDS", "TRAIN_SECTIONS", "Field", "FieldSpec",
@@ -59,6 +60,7 @@ class RunForm(QWidget):
         self._check = FormCheck({})
         self._validity: tuple[bool, str] | None = None
         self._loading = False
+        self._hardware_defaults = {key: getattr(TrainConfig(), key) for key in HARDWARE_DEFAULT_KEYS}
         self._build()
         self._loading = True
         for key, value in TrainConfig().to_dict().items():
@@ -144,6 +146,29 @@ class RunForm(QWidget):
         self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     # ------------------------------------------------------------------------------------------- loading
+
+    def set_hardware_defaults(self, device: str, precision: str) -> None:
+        """Start from the preferred device and precision; a field the person changed keeps their choice.
+
+        A field still showing the previous default has not been chosen by anyone, so it follows the new one.
+        A device torch cannot use here (greyed out in the list) is not forced on the form.
+        """
+        for key, value in (("device", device), ("precision", precision)):
+            field = self.fields[key]
+            if field.value() != self._hardware_defaults[key]:
+                continue
+            if key == "device" and not self._usable_device(value):
+                continue
+            self._hardware_defaults[key] = value
+            field.set_value(value)
+
+    def _usable_device(self, value: str) -> bool:
+        field = self.fields["device"]
+        values = [v for _label, v in field.spec.choices]
+        if value not in values:
+            return False
+        item = field.editor.model().item(values.index(value))  # type: ignore[attr-defined]
+        return item is not None and item.isEnabled()
 
     def set_data(self, meta: dict[str, Any] | None) -> None:
         """Use the project's shards (``load_meta``): its vocabulary and how many tokens each split holds."""
