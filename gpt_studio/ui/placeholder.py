@@ -54,12 +54,13 @@ PANES = (
              "You can already train from the command line: <code>gpt-studio pretrain PROJECT --preset "
              "tiny-gpt</code>; the runs will show up here."),
     PaneSpec("Fine-tune", "finetune",
-             "Adapt a pretrained model to a task (labelled text from a CSV, or instruction-style examples) and "
-             "compare it with the model it started from.",
+             "Adapt a pretrained model to a task with GPT-1's input formats (classification, entailment, "
+             "similarity, multiple choice) from a CSV, TSV or JSONL file, and compare it with a model trained "
+             "from scratch.",
              "Pretrain a model first: its checkpoints are what fine-tuning starts from."),
     PaneSpec("Playground", "playground",
-             "Type a prompt and watch a model continue it; tune temperature, top-k and length, and compare "
-             "checkpoints side by side.",
+             "Try a model: generate text, fill in [MASK]s, score zero-shot heuristics on a text or a dataset, "
+             "classify with a fine-tuned model, and see how surprised it is by each token.",
              "Pretrain a model first; even a few minutes of training on Tiny Shakespeare gives text to play with."),
 )
 
