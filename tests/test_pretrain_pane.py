@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from projects import private_copy
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QPushButton
 
+from gpt_studio.engine.checkpoint import MANIFEST_FILE
 from gpt_studio.engine.compute import PUBLISHED_RUNS
 from gpt_studio.engine.data import load_meta
 from gpt_studio.engine.model import count_parameters
@@ -123,11 +125,13 @@ def test_measure_times_the_configured_model_on_a_worker_and_the_planner_estimate
     assert pane.planner.plan.wall_seconds == pytest.approx(500 * 4 * 64 / rate)
 
 
-def test_opening_a_100k_step_run_keeps_the_window_responsive_and_shows_every_point(qtbot, pane, project):
-    """A long run's metrics are read off the GUI thread: a 10 ms timer stays on time while they arrive."""
-    run = RunDir(project.runs_dir / "20200101-000000-gpt-long")
-    n = 100_000
+def write_run(project, run_id: str, n: int, checkpoints: tuple[int, ...] = ()) -> RunDir:
+    """A completed run of ``n`` steps as the trainer records it: a step record each, an evaluation every 1000."""
+    run = RunDir(project.runs_dir / run_id)
     run.checkpoints_dir.mkdir(parents=True)
+    for step in checkpoints:  # listed, not loadable: enough for the branch dialog
+        (run.checkpoints_dir / f"step-{step}").mkdir()
+        (run.checkpoints_dir / f"step-{step}" / MANIFEST_FILE).write_text("{}", encoding="utf-8")
     run.write({"run_id": run.run_id, "status": "completed", "preset": "tiny-gpt", "max_steps": n,
                "train": {"max_steps": n, "batch_size": 4, "grad_accum": 1}})
     lines = []
@@ -137,15 +141,27 @@ def test_opening_a_100k_step_run_keeps_the_window_responsive_and_shows_every_poi
             lines.append(json.dumps(event_record(EvalEvent(i, 2 + 5 / math.sqrt(i), 9.0, None, 256 * i))))
     lines.append(json.dumps(event_record(EndEvent(n, "completed", {"steps": n}))))
     run.metrics_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    pane.show()  # a visible monitor redraws as points arrive: part of what has to stay smooth
-    del lines
-    gc.collect()  # the garbage of writing the file is not the loader's: a full collection takes ~0.2 s here
+    return run
+
+
+def start_ticking() -> tuple[QTimer, list[float]]:
+    """A 10 ms timer on the GUI thread whose ticks show how late the event loop ran."""
+    gc.collect()  # the garbage of writing the files is not the reader's: a full collection takes ~0.2 s here
     ticks: list[float] = []
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
+    return timer, ticks
+
+
+def test_opening_a_100k_step_run_keeps_the_window_responsive_and_shows_every_point(qtbot, pane, project):
+    """A long run's metrics are read off the GUI thread: a 10 ms timer stays on time while they arrive."""
+    n = 100_000
+    run = write_run(project, "20200101-000000-gpt-long", n)
+    pane.show()  # a visible monitor redraws as points arrive: part of what has to stay smooth
+    timer, ticks = start_ticking()
     qtbot.wait(50)
     with qtbot.waitSignal(pane.run_opened, timeout=RUN_MS):
         pane.open_run(run.run_id)
@@ -184,6 +200,77 @@ def test_a_tiny_run_started_from_the_pane_completes_and_its_curves_reopen(qtbot,
     child = pane.runs.row(pane.run_id)
     assert child.parent == f"{run_id} @ 12" and child.status == "completed"
     assert pane.monitor.step_count == 16  # the parent's first 12 steps, then the branch's own
+
+
+def test_comparing_with_a_100k_step_run_reads_it_off_the_gui_thread_and_overlays_every_point(qtbot, pane, project):
+    """Compare reads the overlaid run on a worker: the window stays responsive and shows it busy meanwhile."""
+    n = 100_000
+    main = write_run(project, "20200101-000000-gpt-main", 50)
+    other = write_run(project, "20200101-000001-gpt-long", n)
+    pane.show()
+    timer, ticks = start_ticking()
+    qtbot.wait(50)
+    with qtbot.waitSignal(pane.viewer.overlaid, timeout=RUN_MS) as overlaid:
+        pane.compare_runs([main.run_id, other.run_id])
+        # Compare returned at once: the short main run is shown, the long one is still being read
+        assert pane.monitor.step_count == 50 and pane.viewer.is_reading_overlays
+        assert pane.monitor.cursor().shape() == Qt.CursorShape.BusyCursor
+    qtbot.waitUntil(lambda: not pane.monitor.redraw_pending, timeout=RUN_MS)
+    timer.stop()
+    lateness = float(np.max(np.diff(ticks))) - 0.010
+    overlay = pane.monitor._overlays[other.run_id]
+    assert overlaid.args == [other.run_id] and overlay.steps.n == n and overlay.evals.n == n // 1000
+    assert overlay.steps.rows[-1, 0] == n and not pane.viewer.is_reading_overlays
+    assert pane.monitor.cursor().shape() != Qt.CursorShape.BusyCursor
+    # reading it on the GUI thread stalled it for seconds; drawing the read overlay takes ~0.1 s
+    assert lateness < 0.400, f"the event loop stalled for {lateness * 1000:.0f} ms while the overlay loaded"
+
+
+def test_overlays_keep_the_order_asked_for_and_closing_the_pane_stops_a_read_under_way(qtbot, pane, project):
+    runs = [write_run(project, f"20200101-00000{i}-gpt-r{i}", n) for i, n in enumerate((50, 20_000, 60))]
+    pane.viewer.overlay(runs[1].run_id)  # long: read on a worker
+    pane.viewer.overlay(runs[2].run_id)  # short: read at once, but drawn after the one asked for first
+    assert list(pane.monitor._overlays) == []
+    with qtbot.waitSignal(pane.viewer.overlays_busy, timeout=RUN_MS, check_params_cb=lambda busy: not busy):
+        pass
+    assert list(pane.monitor._overlays) == [runs[1].run_id, runs[2].run_id]
+    pane.viewer.overlay(runs[1].run_id)
+    reader = pane.viewer.overlay_readers[runs[1].run_id]
+    pane.shutdown()  # what the main window does when it closes
+    assert reader.wait(10_000) and not reader.done and not pane.viewer.is_reading_overlays
+
+
+def test_the_branch_dialog_of_a_long_run_opens_once_its_evaluations_are_read(qtbot, pane, project):
+    from gpt_studio.ui.panes import pretrain_dialogs
+
+    run = write_run(project, "20200101-000000-gpt-long", 100_000, checkpoints=(50_000, 100_000))
+    pane.show()
+    pane.runs.refresh()
+    pane.runs.select(run.run_id)
+    pane.controls.branch_button.click()  # returns at once; a busy dialog shows if the read takes a while
+    busy = [d for d in pane.findChildren(pretrain_dialogs.QProgressDialog)]
+    assert len(busy) == 1 and not [d for d in pane.findChildren(pretrain_pane.QWidget)
+                                   if type(d).__name__ == "BranchDialog"]
+    qtbot.waitUntil(lambda: any(type(d).__name__ == "BranchDialog" and d.isVisible()
+                                for d in pane.findChildren(pretrain_pane.QWidget)), timeout=RUN_MS)
+    dialog = _dialog(pane, "BranchDialog")
+    texts = [dialog.steps.itemText(i) for i in range(dialog.steps.count())]
+    assert texts == ["step 100,000 — val loss 2.0158", "step 50,000 — val loss 2.0224"]
+    qtbot.waitUntil(lambda: not pane.findChildren(pretrain_dialogs.QProgressDialog), timeout=5000)
+
+
+def test_cancelling_the_busy_dialog_stops_reading_and_opens_no_branch_dialog(qtbot, pane, project):
+    from gpt_studio.ui.panes import pretrain_dialogs
+
+    run = write_run(project, "20200101-000000-gpt-long", 100_000, checkpoints=(100_000,))
+    busy = pretrain_dialogs.open_branch(pane, run, run.read(), lambda *args: None)
+    assert isinstance(busy, pretrain_dialogs.QProgressDialog)
+    reader = pane.findChildren(pretrain_dialogs._BranchOpener)[0]._reader
+    qtbot.waitUntil(busy.isVisible, timeout=5000)  # after BUSY_DELAY_MS, while the run is still being read
+    busy.findChild(QPushButton).click()
+    assert reader.wait(10_000) and not reader.done
+    qtbot.wait(50)
+    assert not [d for d in pane.findChildren(pretrain_pane.QWidget) if type(d).__name__ == "BranchDialog"]
 
 
 def test_pause_then_a_correction_then_resume_is_recorded_and_closing_stops_with_a_checkpoint(qtbot, pane):

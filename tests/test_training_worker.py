@@ -3,6 +3,7 @@ import sys
 import threading
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from gpt_studio.engine import checkpoint as ckpt_io
 from gpt_studio.engine import trainer as trainer_module
@@ -66,6 +67,7 @@ def test_a_run_streams_every_step_into_the_monitor_in_order(qtbot, shakespeare_p
         pass
     assert job.wait(10_000) and not job.is_running
     qtbot.waitUntil(lambda: job not in running_jobs())
+    assert job._worker.thread() == QCoreApplication.instance().thread()  # handed back: freed on the GUI thread
     summary = done.args[0]
     assert summary["reason"] == "completed" and summary["steps"] == 20 and summary["run_id"] == job.run_id
     assert seen.names()[0] == "run_started" and seen.names()[-1] == "finished"

@@ -1,7 +1,10 @@
 """One reusable way to run an engine call on a QThread, with progress, cancel and error relay.
 
-Wiring follows superqt's ``qthreading``: the job object is created without a parent, moved to its thread,
-started by ``started → run``; ``finished`` quits the thread and both are deleted later. Cancellation is
+Wiring is :class:`~gpt_studio.workers.threaded.ThreadedJob`'s (superqt's ``qthreading``): a parentless worker
+object is moved to the job's thread and started by ``started → run``; its ``finished`` quits the thread, and its
+signals are relayed by the job, which stays on the GUI thread, so every slot (lambdas included) runs there. At
+the end the worker drops its reference cycles and is handed back to the GUI thread (:func:`hand_back`): a
+QObject freed by Python's cyclic collector on a worker thread caused rare hangs and segfaults. Cancellation is
 cooperative (the engine's reporter raises at its next safe point), never a hard kill.
 """
 
@@ -11,20 +14,74 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.progress import Reporter
+from gpt_studio.workers.threaded import ThreadedJob, hand_back, running_jobs
 
-_RUNNING: set[Job] = set()  # keeps Python wrappers alive while their threads run
-
-
-def running_jobs() -> list[Job]:
-    """Jobs that have started and not yet finished (the main window asks before quitting)."""
-    return list(_RUNNING)
+__all__ = ["Job", "running_jobs"]  # running_jobs lived here first; its importers look for it here
 
 
-class Job(QObject):
+class _JobWorker(QObject):
+    """Runs on the job's QThread: calls ``fn(reporter)`` and emits how it ended."""
+
+    progressed = Signal(float, float, str)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    finished = Signal(object)
+
+    def __init__(self, fn: Callable[[Reporter], Any], what: str, min_interval_s: float,
+                 on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self._fn: Callable[[Reporter], Any] | None = fn
+        self._what = what
+        self._on_end: Callable[[], None] | None = on_end
+        self.reporter: Reporter | None = Reporter(self._relay_progress, min_interval_s=min_interval_s)
+        self.reporter.what = what
+
+    def _relay_progress(self, done: float, total: float, message: str) -> None:
+        self.progressed.emit(float(done), float(total), message)
+
+    @Slot()
+    def run(self) -> None:
+        """The thread's body: exactly one of succeeded / failed / cancelled, then ``finished``."""
+        what = self._what
+        try:
+            result = self._fn(self.reporter)  # type: ignore[misc]
+        except CancelledError:
+            self.cancelled.emit()
+        except StudioError as exc:
+            self.failed.emit(str(exc), "")
+        except MemoryError:
+            self.failed.emit(f"Out of memory while running {what}; try a smaller setting.", traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
+            self.failed.emit(f"{what[:1].upper()}{what[1:]} failed: {exc}", traceback.format_exc())
+        else:
+            self.succeeded.emit(result)
+        finally:
+            self._on_end()  # type: ignore[misc]
+            self._hand_back()
+            self.finished.emit(None)
+
+    def _hand_back(self) -> None:
+        """End of run, on the worker thread: drop the cycles through the reporter and the job, then hand back.
+
+        The job keeps its own reference to the reporter. The function is let go later, on the GUI thread
+        (:meth:`release`): it is often a bound method of a GUI object (a history loader) whose last reference
+        it may hold, and that object must be freed on its own thread.
+        """
+        self._on_end = None
+        self.reporter = None
+        hand_back(self)
+
+    def release(self) -> None:
+        """On the GUI thread, once the run has ended: let go of the function (and what it holds)."""
+        self._fn = None
+
+
+class Job(ThreadedJob):
     """Runs ``fn(reporter)`` on its own QThread.
 
     Signals: ``progressed(done, total, message)`` at most every ``min_interval_s``; then exactly one of
@@ -34,66 +91,41 @@ class Job(QObject):
 
     progressed = Signal(float, float, str)
     succeeded = Signal(object)
-    failed = Signal(str, str)
     cancelled = Signal()
-    finished = Signal()
+    finished = Signal()  # no result, unlike ThreadedJob's finished(object): a Job's result comes with succeeded
+    priority = QThread.Priority.InheritPriority  # as before the move onto ThreadedJob: QThread.start()'s default
 
     def __init__(self, fn: Callable[[Reporter], Any], what: str = "the job", min_interval_s: float = 0.05) -> None:
         super().__init__()
         self.what = what
-        self._fn = fn
-        self.reporter = Reporter(self._relay_progress, min_interval_s=min_interval_s)
-        self.reporter.what = what
-        self._thread = QThread()
-        self._thread.setObjectName(f"job: {what}")
-        self.moveToThread(self._thread)
-        self._thread.started.connect(self._run)
-        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
-        self.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)
-        self._thread.finished.connect(self._forget)
-        self.is_running = False
+        worker = _JobWorker(fn, what, min_interval_s, self._mark_ended)
+        self.reporter: Reporter = worker.reporter  # type: ignore[assignment]  # kept: the worker drops its own
+        self._run_on_thread(worker, f"job: {what}", ("progressed", "succeeded", "failed", "cancelled"))
 
     def start(self) -> Job:
         """Start the thread; returns self so ``Job(...).start()`` reads naturally."""
-        _RUNNING.add(self)
-        self.is_running = True
-        self._thread.start()
-        return self
+        return super().start()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """Ask the engine call to stop at its next safe point (callable from any thread)."""
+        self.reporter.cancel()
 
     def cancel(self) -> None:
         """Ask the engine call to stop at its next safe point (callable from any thread)."""
         self.reporter.cancel()
 
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until the thread ends (for shutdown and tests; never on the GUI thread during normal use)."""
-        try:
-            return self._thread.wait(ms)
-        except RuntimeError:  # the QThread was already deleted: it has finished
-            return True
+    def _mark_ended(self) -> None:
+        """Called on the worker thread as the call ends, before ``finished``: the job no longer counts as running.
 
-    def _relay_progress(self, done: float, total: float, message: str) -> None:
-        self.progressed.emit(float(done), float(total), message)
+        As before the move onto ThreadedJob (which clears ``is_running`` only when the GUI thread takes
+        ``finished``): after ``job.wait()``, ``job.is_running`` reads False without running the event loop, and
+        :func:`running_jobs` leaves the job out at once. Only plain attributes: nothing of Qt's on this thread.
+        """
+        self.is_running = False
+        self._call_ended = True
 
-    @Slot()
-    def _run(self) -> None:
-        try:
-            result = self._fn(self.reporter)
-        except CancelledError:
-            self.cancelled.emit()
-        except StudioError as exc:
-            self.failed.emit(str(exc), "")
-        except MemoryError:
-            self.failed.emit(f"Out of memory while running {self.what}; try a smaller setting.",
-                             traceback.format_exc())
-        except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
-            self.failed.emit(f"{self.what[:1].upper()}{self.what[1:]} failed: {exc}", traceback.format_exc())
-        else:
-            self.succeeded.emit(result)
-        finally:
-            self.is_running = False
-            self.finished.emit()
-
-    @Slot()
-    def _forget(self) -> None:
-        _RUNNING.discard(self)
+    @Slot(object)
+    def _on_finished(self, _result: Any) -> None:
+        self._worker.release()  # breaks the cycle owner → job → worker → fn → owner, here on the GUI thread
+        self.is_running = False
+        self.finished.emit()

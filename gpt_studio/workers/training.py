@@ -1,7 +1,8 @@
 """A pretraining run on a QThread: the trainer's events become queued Qt signals, steps coalesced.
 
-Wiring as in :mod:`gpt_studio.workers.job` (superqt's ``qthreading``): the job is created without a parent,
-moved to its own QThread and started by ``started → run``; ``finished`` quits the thread directly. Pause,
+Wiring is :class:`~gpt_studio.workers.threaded.ThreadedJob`'s (superqt's ``qthreading``): a parentless worker
+is moved to its own QThread and started by ``started → run``; ``finished`` quits the thread directly, and at
+the end the worker drops its cycles and is handed back to the GUI thread (:func:`hand_back`). Pause,
 resume, stop and corrections go through the engine's :class:`TrainControl`, which the loop honours at step
 boundaries, so nothing is ever killed mid-step and a stopped run always ends with a checkpoint.
 
@@ -21,13 +22,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer import TrainControl
 from gpt_studio.engine.trainer_config import Event, StepEvent
-from gpt_studio.workers import job as _jobs
+from gpt_studio.workers.threaded import ThreadedJob, hand_back
 
 STEP_EMIT_INTERVAL_S = 0.05  # at most ~20 steps_logged per second
 TRAINING_NICE = 5  # Linux nice of the training thread: the GUI thread wins the CPU when it wakes up
@@ -130,7 +131,14 @@ class _TrainingWorker(QObject):
             self.failed.emit(f"Training failed: {exc}", traceback.format_exc())
         finally:
             self._batcher.flush()
+            self._hand_back()
             self.finished.emit(summary)
+
+    def _hand_back(self) -> None:
+        """End of run, on the worker thread: drop the cycles through its control and batcher, then hand back."""
+        self._batcher = None  # type: ignore[assignment]
+        self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause/correct
+        hand_back(self)
 
     def _train(self) -> dict[str, Any]:
         """Create (or find) the run folder first, so run_started comes before any training work."""
@@ -178,7 +186,7 @@ class _TrainingWorker(QObject):
         self.paused_changed.emit(False)
 
 
-class TrainingJob(QObject):
+class TrainingJob(ThreadedJob):
     """Starts, resumes or branches a pretraining run on its own thread and relays its events as signals.
 
     Signals, in event order: ``run_started(run_id)`` once the run folder exists; then ``steps_logged(list)``,
@@ -204,8 +212,7 @@ class TrainingJob(QObject):
     correction_applied = Signal(object)
     paused_changed = Signal(bool)
     error_raised = Signal(object)
-    failed = Signal(str, str)
-    finished = Signal(object)
+    what = "training"  # the main window names running jobs when asked to quit
 
     def __init__(self, project: Project, *, preset_name: str | None = None, settings: dict[str, Any] | None = None,
                  resume: str | None = None, branch: tuple[str, int | None] | None = None,
@@ -213,49 +220,32 @@ class TrainingJob(QObject):
         super().__init__()
         if sum(x is not None for x in (preset_name, resume, branch)) != 1:
             raise ValueError("give exactly one of preset_name (a new run), resume or branch")
-        self.what = "training"  # the main window names running jobs when asked to quit
         self.run_id: str | None = None
-        self.is_running = False
         request = {"preset_name": preset_name, "settings": dict(settings or {}), "resume": resume,
                    "branch": branch, "max_steps": max_steps}
-        self._worker = _TrainingWorker(project, request)
-        self._thread = QThread()
-        self._thread.setObjectName("training")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        # direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be blocked in wait()
-        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._thread.deleteLater)
-        self._thread.finished.connect(self._forget)
-        self._worker.run_started.connect(self._on_run_started)
-        self._worker.finished.connect(self._on_finished)
-        for name in ("steps_logged", "eval_logged", "sample_logged", "probe_logged", "checkpoint_saved",
-                     "correction_applied", "paused_changed", "error_raised", "failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
+        worker = _TrainingWorker(project, request)
+        self._control = worker.control  # kept here: the worker drops it when its run ends
+        worker.run_started.connect(self._on_run_started)
+        self._run_on_thread(worker, "training", ("steps_logged", "eval_logged", "sample_logged", "probe_logged",
+                                                 "checkpoint_saved", "correction_applied", "paused_changed",
+                                                 "error_raised", "failed"))
 
     # ------------------------------------------------------------------------------ called from the GUI
     def start(self) -> TrainingJob:
-        """Start the thread; returns self."""
-        _jobs._RUNNING.add(self)  # type: ignore[arg-type] # so the main window asks before quitting
-        self.is_running = True
-        self._thread.start(QThread.Priority.LowPriority)
-        return self
+        """Start the thread at low priority; returns self."""
+        return super().start()  # type: ignore[no-any-return]
 
     def pause(self) -> None:
         """Hold after the current step (``paused_changed(True)`` once it holds)."""
-        self._worker.control.pause()
+        self._control.pause()
 
     def resume(self) -> None:
         """Continue a paused run."""
-        self._worker.control.resume()
+        self._control.resume()
 
     def stop(self) -> None:
         """End after the current step with a checkpoint (also ends a pause)."""
-        self._worker.control.stop()
-
-    def cancel(self) -> None:
-        """Same as :meth:`stop` (the name the main window uses for every job when quitting)."""
-        self.stop()
+        self._control.stop()
 
     def correct(self, **changes: Any) -> None:
         """Queue a mid-flight change (lr_scale, lr, schedule, min_lr, warmup_steps, grad_clip, eval_interval).
@@ -263,31 +253,15 @@ class TrainingJob(QObject):
         Raises ValueError at once for a setting that cannot change mid-flight; ``correction_applied``
         follows when the loop has applied it.
         """
-        self._worker.control.correct(**changes)
-
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until the thread ends (tests and shutdown; on the GUI thread prefer ``ui.app.wait_for_jobs``)."""
-        try:
-            return self._thread.wait(ms)
-        except RuntimeError:  # the QThread was already deleted: it has finished
-            return True
+        self._control.correct(**changes)
 
     @property
     def is_paused(self) -> bool:
         """Whether a pause is requested on a running job."""
-        return self.is_running and self._worker.control.paused
+        return self.is_running and self._control.paused
 
     # ----------------------------------------------------------------------------- GUI-thread relays
     @Slot(str)
     def _on_run_started(self, run_id: str) -> None:
         self.run_id = run_id
         self.run_started.emit(run_id)
-
-    @Slot(object)
-    def _on_finished(self, summary: dict[str, Any] | None) -> None:
-        self.is_running = False
-        self.finished.emit(summary)
-
-    @Slot()
-    def _forget(self) -> None:
-        _jobs._RUNNING.discard(self)  # type: ignore[arg-type]

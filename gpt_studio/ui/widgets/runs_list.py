@@ -3,8 +3,8 @@
 The list refreshes every 2 s. Rows come from each run's run.json (re-read only when it changes) plus the
 tail of metrics.jsonl, so the list stays cheap with many runs. A run whose run.json says "running" but whose
 metrics have not grown for a minute, and which no job of this window trains, is shown as "crashed?": its
-process died without a word. The helpers at the end put a run's recorded history into a ``RunMonitor``
-(as its main run or as an overlay).
+process died without a word. The helpers at the end read a run's recorded history (on a worker, for the views
+that can wait) and put it into a ``RunMonitor`` (as its main run or as an overlay).
 """
 
 from __future__ import annotations
@@ -295,12 +295,31 @@ class RunsList(QWidget):
 # ------------------------------------------------------------------------------ a run's history in a monitor
 
 def run_history(run: RunDir) -> list[Event]:
-    """Every event recorded for ``run`` (steps, evaluations, samples, checkpoints, corrections, errors)."""
+    """Every event recorded for ``run`` (steps, evaluations, samples, checkpoints, corrections, errors).
+
+    Reads on the calling thread: seconds for a long run. Only for a history that must be in place before
+    anything else happens (a started run's earlier steps, before its live ones); views that can wait take a
+    :func:`history_reader`, which reads on a worker.
+    """
     try:
         from gpt_studio.workers.follow import MetricsFollower
     except ImportError:  # built in parallel; without it past runs show no curves
         return []
     return MetricsFollower(run.root).load_all()
+
+
+def history_reader(run: RunDir, *, steps: bool = True) -> Any:
+    """A reader of ``run``'s history on a worker, not yet started; None where this build lacks the readers.
+
+    A :class:`~gpt_studio.workers.run_history.RunHistoryReader`: connect to its ``loaded(run_id, steps, events)``
+    and ``failed``, then ``start()``. ``steps=False`` leaves the steps out (the branch dialog needs only the
+    evaluations).
+    """
+    try:
+        from gpt_studio.workers.run_history import RunHistoryReader
+    except ImportError:  # built in parallel; without it past runs show no curves
+        return None
+    return RunHistoryReader(run.root, steps=steps)
 
 
 def begin_monitor(monitor: Any, run: RunDir) -> None:
@@ -321,7 +340,9 @@ def begin_monitor(monitor: Any, run: RunDir) -> None:
                       info.get("max_steps") or train.get("max_steps"), params)
 
 
-def overlay_run(monitor: Any, run: RunDir) -> None:
-    """Draw ``run``'s train and validation curves faintly over the monitor's own run."""
-    events = run_history(run)
-    monitor.overlay_run(run.run_id, [e for e in events if e.kind == "step"], [e for e in events if e.kind == "eval"])
+def overlay_events(monitor: Any, run_id: str, steps: list[Any], events: list[Event]) -> None:
+    """Draw a run's train curve and validation points faintly over the monitor's own run.
+
+    ``steps`` and ``events`` as a history reader hands them over; the evaluations among ``events`` are drawn.
+    """
+    monitor.overlay_run(run_id, steps, [e for e in events if e.kind == "eval"])
