@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
-from gpt_studio.workers.threaded import ThreadedJob
+from gpt_studio.workers.threaded import ThreadedJob, hand_back
 
 STREAM_EMIT_INTERVAL_S = 0.05  # at most ~20 text_streamed per second
 
@@ -74,6 +74,8 @@ class _GenerationWorker(QObject):
             tokens = len(getattr(stream, "token_ids", ())) or yielded
             reason = "error" if error else getattr(stream, "stop_reason", "") or (
                 "cancelled" if self.stop_event.is_set() else "max_tokens")
+            stream, self._stream, self._args = None, None, ()  # the model and the stream's frames go here
+            hand_back(self)
             self.finished.emit(_stats(tokens, started, first_at, "".join(text), reason))
 
     def _add(self, piece: str) -> None:

@@ -331,7 +331,7 @@ class DataPage(WizardPage):
         job.succeeded.connect(self._on_loaded)
         job.failed.connect(self._on_load_failed)
         job.finished.connect(self._on_load_finished)
-        job.finished.connect(job.deleteLater)  # destroyed on its own thread as it ends, not by a later GC elsewhere
+        job.finished.connect(job.deleteLater)  # a Job lives on the GUI thread: freed there once it has finished
         self.job = job
         job.start()
 
