@@ -14,6 +14,7 @@ from typing import Any
 from gpt_studio.engine.finetune_bases import resolve_base
 from gpt_studio.engine.finetune_config import CONFIG_FILE, BaseModel, FinetuneConfig, FinetuneResult
 from gpt_studio.engine.finetune_data import TaskData
+from gpt_studio.engine.finetune_metrics import comparison_summary
 from gpt_studio.engine.finetune_train import _Finetuner
 from gpt_studio.engine.project import Project
 
@@ -33,7 +34,6 @@ def compare_with_scratch(project: Project, base: str, train_data: TaskData, conf
     Scratch = layers_transferred=0, transfer_embeddings=False; same steps and seeds. Both metrics per seed and
     their means (models are measured, not saved).
     """
-    from gpt_studio.engine.finetune_metrics import mean_sd
     from gpt_studio.engine.trainer import TrainControl
 
     control = control if control is not None else TrainControl()
@@ -56,15 +56,7 @@ def compare_with_scratch(project: Project, base: str, train_data: TaskData, conf
             break
         rows.append(row)
     metric = "pearson" if config.regression else "accuracy"
-    out: dict[str, Any] = {"analysis": "compare-scratch", "task": config.task, "base": resolved.spec,
-                           "metric": metric, "seeds": [r["seed"] for r in rows], "runs": rows,
-                           "stopped": stopped}
-    for label in ("pretrained", "scratch"):
-        values = [r[label]["metric"] for r in rows]
-        mean, sd = mean_sd(values)
-        out[label] = {"values": values, "mean": mean, "sd": sd}
-    out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
-    return out
+    return {"task": config.task, "base": resolved.spec, **comparison_summary(rows, metric, stopped)}
 
 
 def sweep_layers(project: Project, base: str, train_data: TaskData, config: FinetuneConfig, *,

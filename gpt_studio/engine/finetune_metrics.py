@@ -81,3 +81,19 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     if not len(array):
         return 0.0, 0.0
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+
+
+def comparison_summary(rows: list[dict[str, Any]], metric: str, stopped: bool) -> dict[str, Any]:
+    """The compare-with-scratch result from its per-seed rows: each start's values, mean and sd, and the gap.
+
+    Shared by :func:`finetune_analyses.compare_with_scratch` and the app's analysis job, which assembles the
+    same rows from models trained one by one (this module imports no torch, so the GUI can import it).
+    """
+    out: dict[str, Any] = {"analysis": "compare-scratch", "metric": metric, "seeds": [r["seed"] for r in rows],
+                           "runs": rows, "stopped": stopped}
+    for label in ("pretrained", "scratch"):
+        values = [r[label]["metric"] for r in rows]
+        mean, sd = mean_sd(values)
+        out[label] = {"values": values, "mean": mean, "sd": sd}
+    out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
+    return out

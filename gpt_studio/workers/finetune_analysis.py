@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from gpt_studio.engine.errors import StudioError
-from gpt_studio.engine.finetune_metrics import mean_sd
+from gpt_studio.engine.finetune_metrics import comparison_summary, mean_sd
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer import TrainControl
 from gpt_studio.engine.trainer_config import StepEvent
@@ -82,14 +82,7 @@ def partial_result(analysis: str, plan: list[PlannedModel], summaries: list[dict
         for model, summary in done:
             by_seed.setdefault(model.seed, {"seed": model.seed})[model.start] = summary_row(summary)
         rows = [r for r in by_seed.values() if "pretrained" in r and "scratch" in r]
-        out: dict[str, Any] = {"analysis": COMPARE, "metric": metric, "seeds": [r["seed"] for r in rows],
-                               "runs": rows, "stopped": False}
-        for start in ("pretrained", "scratch"):
-            values = [r[start]["metric"] for r in rows]
-            mean, sd = mean_sd(values)
-            out[start] = {"values": values, "mean": mean, "sd": sd}
-        out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
-        return out
+        return comparison_summary(rows, metric, stopped=False)
     seeds = sorted({m.seed for m in plan}, key=[m.seed for m in plan].index)
     by_layer: dict[int, list[dict[str, Any]]] = {}
     for model, summary in done:
