@@ -215,7 +215,9 @@ def test_comparing_with_a_100k_step_run_reads_it_off_the_gui_thread_and_overlays
         # Compare returned at once: the short main run is shown, the long one is still being read
         assert pane.monitor.step_count == 50 and pane.viewer.is_reading_overlays
         assert pane.monitor.cursor().shape() == Qt.CursorShape.BusyCursor
+        assert pane.controls.status.text() == "Reading the runs to compare…"
     qtbot.waitUntil(lambda: not pane.monitor.redraw_pending, timeout=RUN_MS)
+    assert pane.controls.status.text() != "Reading the runs to compare…"
     timer.stop()
     lateness = float(np.max(np.diff(ticks))) - 0.010
     overlay = pane.monitor._overlays[other.run_id]

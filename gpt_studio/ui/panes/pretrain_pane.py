@@ -51,6 +51,7 @@ class PretrainPane(QWidget):
         self.viewer: RunViewer | None = None  # shows recorded runs in the monitor (once built)
         self.run_id: str | None = None  # the run the monitor shows as its main curve
         self._pending_overlay: str | None = None  # a branch's parent, overlaid once the child exists
+        self._status_before_overlays = ""  # the status line while runs to compare were read, put back after
         self._resumed_from: int | None = None
         self._new_max_steps: int | None = None  # a resume's or branch's new step total
         self._last_lr: float | None = None
@@ -125,6 +126,7 @@ class PretrainPane(QWidget):
         self.viewer.opened.connect(self.run_opened)
         self.viewer.follow_ended.connect(self._on_follow_ended)
         self.viewer.failed.connect(lambda reason, details: show_error(self, reason, details))
+        self.viewer.overlays_busy.connect(self._on_overlays_busy)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Build the body the first time the pane is shown with shards to train on (after it has painted)."""
@@ -384,6 +386,19 @@ class PretrainPane(QWidget):
             rest = run_ids[1:]
         for run_id in rest:
             self.viewer.overlay(run_id)
+
+    def _on_overlays_busy(self, busy: bool) -> None:
+        """Say that runs to compare are being read (a long one takes a moment), then put the status back.
+
+        Not over a training run's status: its own messages keep coming meanwhile.
+        """
+        if self.job is not None:
+            return
+        if busy:
+            self._status_before_overlays = self.controls.status.text()
+            self.controls.status.setText("Reading the runs to compare…")
+        elif self.controls.status.text() == "Reading the runs to compare…":
+            self.controls.status.setText(self._status_before_overlays)
 
     def attach_run(self, run_id: str) -> None:
         """Follow a run another process trains: load what is there (in the background), then poll for more."""
