@@ -7,6 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_scoring.py --quick      # plumbing check: 30 steps, 100 items, 1 repeat
     .venv/bin/python benchmarks/bench_scoring.py --json       # ... plus one JSON object as the last line
     .venv/bin/python benchmarks/bench_scoring.py --threads 1  # torch threads (default: torch's choice)
+    .venv/bin/python benchmarks/bench_scoring.py --only batching --device cuda   # the batching figure on a GPU
 
 A project is built with the engine's own calls (War and Peace imported, a 4000-piece BPE tokenizer, shards),
 and a GPT of 4 layers, d=256, 4 heads, context 256 (4.3M parameters) is pretrained on the CPU. Then:
@@ -268,10 +269,11 @@ def batching_only(items: int, repeats: int, args: argparse.Namespace) -> int:
         import_corpus(project, [CORPUS])
         train_tokenizer(project, TokenizerSettings(model_type="bpe", vocab_size=4000))
         tokenizer = load_tokenizer(project)
-        models = [Transformer(preset("tiny-gpt", vocab_size=tokenizer.vocab_size, **{**MODEL, "d_model": d})).eval()
-                  for d in (256, 128)]
+        models = [Transformer(preset("tiny-gpt", vocab_size=tokenizer.vocab_size, **{**MODEL, "d_model": d}))
+                  .to(args.device).eval() for d in (256, 128)]
         _log("Timing dataset scoring ...")
-        result = {"machine": machine(), "batching": [bench_batching(m, tokenizer, items, repeats) for m in models]}
+        result = {"machine": {**machine(), "device": args.device},
+                  "batching": [bench_batching(m, tokenizer, items, repeats) for m in models]}
     for b in result["batching"]:
         print(f"{b['model']}: " + ", ".join(f"{k} {v:.2f} s" for k, v in b["seconds"].items()))
         print(f"  batched vs one item per pass {b['speedup_vs_one_item']:.2f}x, vs one item as two sequences "
@@ -292,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="alternating timing repeats (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--tmp", type=Path, default=None, help="parent of the temporary project folder")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu): where the models run")
     parser.add_argument("--only", choices=["batching"], default=None,
                         help="batching: time dataset scoring only, on untrained models (timing does not depend on "
                              "the weights), skipping pretraining, generation and accuracy")
@@ -302,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
         TRAIN["threads"] = args.threads
+    TRAIN["device"] = args.device
     torch.manual_seed(0)
     if args.only == "batching":
         return batching_only(items, repeats, args)
@@ -310,13 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         project = build_project(Path(tmp) / "proj")
         _log(f"Pretraining {steps} steps on the CPU ...")
         trained = train_model(project, steps)
-        loaded = load_model(trained["run_id"], project)
-        untrained = Transformer(preset("tiny-gpt", vocab_size=loaded.tokenizer.vocab_size, **MODEL)).eval()
+        loaded = load_model(trained["run_id"], project, device=args.device)
+        vocab = loaded.tokenizer.vocab_size
+        untrained = Transformer(preset("tiny-gpt", vocab_size=vocab, **MODEL)).to(args.device).eval()
         _log("Timing dataset scoring ...")
-        result: dict[str, Any] = {"quick": args.quick, "machine": machine(), "model": trained,
-                                  "generation_tokens": gen_tokens}
+        result: dict[str, Any] = {"quick": args.quick, "machine": {**machine(), "device": args.device},
+                                  "model": trained, "generation_tokens": gen_tokens}
         small = Transformer(preset("tiny-gpt", vocab_size=loaded.tokenizer.vocab_size,
-                                   **{**MODEL, "d_model": 128})).eval()  # shakespeare-char's shape
+                                   **{**MODEL, "d_model": 128})).to(args.device).eval()  # shakespeare-char's shape
         result["batching"] = [bench_batching(model, loaded.tokenizer, items, repeats)
                               for model in (loaded.model, small)]
         _log("Timing generation ...")
