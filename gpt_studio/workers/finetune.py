@@ -13,19 +13,16 @@ blocks the GUI; the request is plain data (paths, a ColumnMap, a LabelPlan, a Fi
 from __future__ import annotations
 
 import math
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal
 
-from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.finetune_data import ColumnMap, LabelPlan
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer_config import StepEvent
-from gpt_studio.workers.threaded import ThreadedJob, hand_back
-from gpt_studio.workers.training import StepBatcher, _SignallingControl, lower_thread_priority
+from gpt_studio.workers.training import LoopJob, LoopWorker
 
 
 @dataclass
@@ -51,55 +48,15 @@ def estimate_steps(train_examples: int, config: Any, has_eval_file: bool) -> int
     return max(1, math.ceil(max(n, 1) / config.batch_size)) * max(int(config.epochs), 1)
 
 
-class _FinetuneWorker(QObject):
-    """Runs on the job's QThread: reads the data, fine-tunes, and emits the events as signals."""
+class _FinetuneWorker(LoopWorker):
+    """Reads the data, fine-tunes, and emits the events as signals."""
 
     data_loaded = Signal(object)
-    steps_logged = Signal(object)
     eval_logged = Signal(object)
-    paused_changed = Signal(bool)
-    error_raised = Signal(object)
-    failed = Signal(str, str)
-    finished = Signal(object)
+    what = "fine-tuning"
+    memory_advice = "try a smaller batch or fewer examples"
 
-    def __init__(self, project: Project, request: FinetuneRequest) -> None:
-        super().__init__()
-        self._project, self._request = project, request
-        self.control = _SignallingControl(self._on_hold, self._on_release)
-        self._batcher = StepBatcher(self.steps_logged.emit)
-        self._end_summary: dict[str, Any] | None = None
-        self._error_seen = False
-
-    @Slot()
-    def run(self) -> None:
-        """The thread's body: exactly one ``finished`` at the end, whatever happens."""
-        summary: dict[str, Any] | None = None
-        lower_thread_priority()
-        try:
-            summary = self._finetune()
-        except StudioError as exc:
-            summary = self._end_summary
-            if not self._error_seen:
-                self.failed.emit(str(exc), "")
-        except NotImplementedError:
-            self.failed.emit("The fine-tuning engine is not available in this build yet.", traceback.format_exc())
-        except MemoryError:
-            self.failed.emit("Out of memory while fine-tuning; try a smaller batch or fewer examples.",
-                             traceback.format_exc())
-        except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
-            self.failed.emit(f"Fine-tuning failed: {exc}", traceback.format_exc())
-        finally:
-            self._batcher.flush()
-            self._hand_back()
-            self.finished.emit(summary)
-
-    def _hand_back(self) -> None:
-        """End of run, on the worker thread: drop the cycles through its control and batcher, then hand back."""
-        self._batcher = None  # type: ignore[assignment]
-        self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause
-        hand_back(self)
-
-    def _finetune(self) -> dict[str, Any]:
+    def _work(self) -> dict[str, Any]:
         from gpt_studio.engine.finetune import finetune
         from gpt_studio.engine.finetune_data import load_task_data, subsample
 
@@ -136,15 +93,8 @@ class _FinetuneWorker(QObject):
         elif kind == "end":
             self._end_summary = event.summary
 
-    def _on_hold(self) -> None:
-        self._batcher.flush()
-        self.paused_changed.emit(True)
 
-    def _on_release(self) -> None:
-        self.paused_changed.emit(False)
-
-
-class FinetuneJob(ThreadedJob):
+class FinetuneJob(LoopJob):
     """One fine-tuning run on its own thread, its events relayed as signals on the GUI thread.
 
     Signals, in order: ``data_loaded(dict)`` once the files are read (train_examples, eval_examples, labels,
@@ -168,20 +118,3 @@ class FinetuneJob(ThreadedJob):
         self._control = worker.control  # kept here: the worker drops it when its run ends
         self._run_on_thread(worker, "fine-tuning", ("data_loaded", "steps_logged", "eval_logged", "paused_changed",
                                                     "error_raised", "failed"))
-
-    def pause(self) -> None:
-        """Hold after the current step (``paused_changed(True)`` once it holds)."""
-        self._control.pause()
-
-    def resume(self) -> None:
-        """Continue a paused run."""
-        self._control.resume()
-
-    def stop(self) -> None:
-        """End after the current step; the engine still evaluates and saves the best model so far."""
-        self._control.stop()
-
-    @property
-    def is_paused(self) -> bool:
-        """Whether a pause is requested on a running job."""
-        return self.is_running and self._control.paused

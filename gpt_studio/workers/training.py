@@ -91,22 +91,24 @@ class _SignallingControl(TrainControl):
             self._on_release()
 
 
-class _TrainingWorker(QObject):
-    """Runs on the job's QThread: creates or finds the run, trains, and emits the events as signals."""
+class LoopWorker(QObject):
+    """The body shared by the training and fine-tuning workers, on the job's QThread.
 
-    run_started = Signal(str)
+    One run of the engine's loop (:meth:`_work`, defined by each worker) with its events turned into
+    signals: steps coalesced by a :class:`StepBatcher`, pause and resume reported by a
+    :class:`_SignallingControl`, exactly one ``finished(summary)`` at the end whatever happens, and the
+    worker handed back to the GUI thread (:func:`hand_back`) after dropping its cycles.
+    """
+
     steps_logged = Signal(object)
-    eval_logged = Signal(object)
-    sample_logged = Signal(object)
-    probe_logged = Signal(object)
-    checkpoint_saved = Signal(object)
-    correction_applied = Signal(object)
     paused_changed = Signal(bool)
     error_raised = Signal(object)
     failed = Signal(str, str)
     finished = Signal(object)
+    what = "training"  # in the messages: "Out of memory while training; …", "Training failed: …"
+    memory_advice = "try a smaller batch or model"
 
-    def __init__(self, project: Project, request: dict[str, Any]) -> None:
+    def __init__(self, project: Project, request: Any) -> None:
         super().__init__()
         self._project, self._request = project, request
         self.control = _SignallingControl(self._on_hold, self._on_release)
@@ -114,21 +116,25 @@ class _TrainingWorker(QObject):
         self._end_summary: dict[str, Any] | None = None
         self._error_seen = False
 
+    def _work(self) -> dict[str, Any]:
+        """The run itself, on this thread; returns its summary."""
+        raise NotImplementedError
+
     @Slot()
     def run(self) -> None:
         """The thread's body: exactly one ``finished`` at the end, whatever happens."""
         summary: dict[str, Any] | None = None
         lower_thread_priority()
         try:
-            summary = self._train()
+            summary = self._work()
         except StudioError as exc:
             summary = self._end_summary
             if not self._error_seen:  # NaN / OOM were already told by error_raised
                 self.failed.emit(str(exc), "")
         except MemoryError:
-            self.failed.emit("Out of memory while training; try a smaller batch or model.", traceback.format_exc())
+            self.failed.emit(f"Out of memory while {self.what}; {self.memory_advice}.", traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
-            self.failed.emit(f"Training failed: {exc}", traceback.format_exc())
+            self.failed.emit(f"{self.what[:1].upper()}{self.what[1:]} failed: {exc}", traceback.format_exc())
         finally:
             self._batcher.flush()
             self._hand_back()
@@ -140,7 +146,25 @@ class _TrainingWorker(QObject):
         self.control = None  # type: ignore[assignment]  # the job keeps its own reference for stop/pause/correct
         hand_back(self)
 
-    def _train(self) -> dict[str, Any]:
+    def _on_hold(self) -> None:
+        self._batcher.flush()
+        self.paused_changed.emit(True)
+
+    def _on_release(self) -> None:
+        self.paused_changed.emit(False)
+
+
+class _TrainingWorker(LoopWorker):
+    """Creates or finds the run, trains, and emits the events as signals."""
+
+    run_started = Signal(str)
+    eval_logged = Signal(object)
+    sample_logged = Signal(object)
+    probe_logged = Signal(object)
+    checkpoint_saved = Signal(object)
+    correction_applied = Signal(object)
+
+    def _work(self) -> dict[str, Any]:
         """Create (or find) the run folder first, so run_started comes before any training work."""
         from gpt_studio.engine.pretrain import RESUME_KEYS, branch_run, new_run, pretrain
         from gpt_studio.engine.runs import find_run
@@ -178,15 +202,34 @@ class _TrainingWorker(QObject):
         if signal is not None:
             signal.emit(event)
 
-    def _on_hold(self) -> None:
-        self._batcher.flush()
-        self.paused_changed.emit(True)
 
-    def _on_release(self) -> None:
-        self.paused_changed.emit(False)
+class LoopJob(ThreadedJob):
+    """Pause, resume and stop of a :class:`LoopWorker`'s run, from the GUI thread (training and fine-tuning)."""
+
+    _control: TrainControl  # the worker's control, kept here: the worker drops it when its run ends
+
+    def pause(self) -> None:
+        """Hold after the current step (``paused_changed(True)`` once it holds)."""
+        self._control.pause()
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        self._control.resume()
+
+    def stop(self) -> None:
+        """End after the current step, also from a pause.
+
+        A pretraining run ends with a checkpoint; a fine-tuning run still evaluates and saves the best model.
+        """
+        self._control.stop()
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether a pause is requested on a running job."""
+        return self.is_running and self._control.paused
 
 
-class TrainingJob(ThreadedJob):
+class TrainingJob(LoopJob):
     """Starts, resumes or branches a pretraining run on its own thread and relays its events as signals.
 
     Signals, in event order: ``run_started(run_id)`` once the run folder exists; then ``steps_logged(list)``,
@@ -235,18 +278,6 @@ class TrainingJob(ThreadedJob):
         """Start the thread at low priority; returns self."""
         return super().start()  # type: ignore[no-any-return]
 
-    def pause(self) -> None:
-        """Hold after the current step (``paused_changed(True)`` once it holds)."""
-        self._control.pause()
-
-    def resume(self) -> None:
-        """Continue a paused run."""
-        self._control.resume()
-
-    def stop(self) -> None:
-        """End after the current step with a checkpoint (also ends a pause)."""
-        self._control.stop()
-
     def correct(self, **changes: Any) -> None:
         """Queue a mid-flight change (lr_scale, lr, schedule, min_lr, warmup_steps, grad_clip, eval_interval).
 
@@ -254,11 +285,6 @@ class TrainingJob(ThreadedJob):
         follows when the loop has applied it.
         """
         self._control.correct(**changes)
-
-    @property
-    def is_paused(self) -> bool:
-        """Whether a pause is requested on a running job."""
-        return self.is_running and self._control.paused
 
     # ----------------------------------------------------------------------------- GUI-thread relays
     @Slot(str)
