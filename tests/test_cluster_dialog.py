@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from projects import private_copy
+from projects import capture_errors, private_copy
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
@@ -29,9 +29,7 @@ def project(shakespeare_project, tmp_path):
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(pretrain_pane, "show_error", lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, pretrain_pane)
 
 
 @pytest.fixture

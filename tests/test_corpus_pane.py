@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from projects import capture_errors
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QComboBox
@@ -25,9 +26,7 @@ JOB_MS = 30_000
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(corpus_pane, "show_error", lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, corpus_pane)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from projects import private_copy
+from projects import capture_errors, pretrained_copy
 from PySide6.QtCore import QTimer
 
 from gpt_studio.ui import error_dialog
@@ -28,21 +28,12 @@ ROWS = 120  # 108 to train, 12 to validate: 7 steps a model at batch 16
 @pytest.fixture(scope="module")
 def project(shakespeare_project, tmp_path_factory):
     """A copy of the shared project (no runs) with one tiny 2-layer GPT pretrained for 30 steps."""
-    from gpt_studio.engine.pretrain import pretrain
-
-    root = tmp_path_factory.mktemp("finetune-analysis") / "proj"
-    project = private_copy(shakespeare_project, root)
-    pretrain(project, preset_name="tiny-gpt", max_steps=30,
-             settings={"eval_batches": 2, "batch_size": 8, "eval_interval": 15, "checkpoint_interval": 30,
-                       "warmup_steps": 2, "lr": 3e-3, "sample_tokens": 0})
-    return project
+    return pretrained_copy(shakespeare_project, tmp_path_factory.mktemp("finetune-analysis") / "proj")
 
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(error_dialog, "show_error", lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, error_dialog)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import shutil
 import pytest
 import torch
 from hf_models import make_gpt2_folder, shakespeare_lines
+from projects import capture_errors
 from PySide6.QtWidgets import QDialog
 from safetensors.torch import load_file
 
@@ -29,9 +30,7 @@ def gpt2_folder(tmp_path_factory, shakespeare):
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(error_dialog, "show_error", lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, error_dialog)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from projects import private_copy
+from projects import capture_errors, private_copy
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
@@ -42,10 +42,7 @@ def models(shakespeare_project, sentiment_csv, tmp_path_factory):
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(playground_pane, "show_error",
-                        lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, playground_pane)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from projects import private_copy
+from projects import capture_errors, private_copy
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QPushButton
 
@@ -39,9 +39,7 @@ def project(shakespeare_project, tmp_path):
 
 @pytest.fixture
 def errors(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(pretrain_pane, "show_error", lambda parent, reason, details="": shown.append((reason, details)))
-    return shown
+    return capture_errors(monkeypatch, pretrain_pane)
 
 
 @pytest.fixture
