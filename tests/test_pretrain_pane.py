@@ -7,6 +7,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import time
 
 import numpy as np
@@ -198,6 +199,43 @@ def test_a_tiny_run_started_from_the_pane_completes_and_its_curves_reopen(qtbot,
     child = pane.runs.row(pane.run_id)
     assert child.parent == f"{run_id} @ 12" and child.status == "completed"
     assert pane.monitor.step_count == 16  # the parent's first 12 steps, then the branch's own
+
+
+def stretch_to(project, run: RunDir, n: int) -> None:
+    """Make a finished tiny run look like one of ``n`` steps: its checkpoint moved to step n, n step records."""
+    (ckpt,) = list(run.checkpoints_dir.iterdir())
+    moved = ckpt.rename(run.checkpoints_dir / f"step-{n:06d}")
+    state = json.loads((moved / "trainer_state.json").read_text(encoding="utf-8"))
+    (moved / "trainer_state.json").write_text(json.dumps({**state, "step": n}), encoding="utf-8")
+    manifest = json.loads((moved / MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest["files"]["trainer_state.json"] = (moved / "trainer_state.json").stat().st_size
+    (moved / MANIFEST_FILE).write_text(json.dumps({**manifest, "step": n}), encoding="utf-8")
+    long = write_run(project, run.run_id + "-long", n)
+    run.metrics_file.write_bytes(long.metrics_file.read_bytes())
+    shutil.rmtree(long.root)
+
+
+def test_resuming_a_100k_step_run_reads_its_history_off_the_gui_thread_and_continues_its_curve(
+        qtbot, pane, project, errors):
+    """The earlier steps are read on the training thread before its first step, then the new steps follow."""
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS):
+        start_tiny_run(qtbot, pane)
+    run = RunDir(project.runs_dir / pane.run_id)
+    n = 100_000
+    stretch_to(project, run, n)
+    pane.show()
+    timer, ticks = start_ticking()
+    qtbot.wait(50)
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS) as finished:
+        pane.resume_run(run.run_id, max_steps=n + 3)
+    qtbot.waitUntil(lambda: not pane.monitor.redraw_pending, timeout=RUN_MS)
+    timer.stop()
+    lateness = float(np.max(np.diff(ticks))) - 0.010
+    assert errors == [] and finished.args[0]["reason"] == "completed"
+    steps = pane.monitor.buffer("step")
+    assert pane.monitor.step_count == n + 3 and steps[0] == 1 and steps[-4:].tolist() == [n, n + 1, n + 2, n + 3]
+    # parsing the history on the GUI thread stalled it for about a second
+    assert lateness < 0.400, f"the event loop stalled for {lateness * 1000:.0f} ms while the run resumed"
 
 
 def test_comparing_with_a_100k_step_run_reads_it_off_the_gui_thread_and_overlays_every_point(qtbot, pane, project):

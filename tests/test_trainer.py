@@ -318,3 +318,31 @@ def test_a_probe_with_a_bad_file_or_task_is_refused_before_training(shakespeare_
     with pytest.raises(StudioError, match="nope.csv"):
         pretrain(shakespeare_project, preset_name="tiny-gpt", max_steps=2,
                  settings={**FAST, "probes": [{"task": "label-words", "data": str(missing)}]})
+
+
+def _write_records(path: Path, steps: list[int], tail: str = "") -> None:
+    lines = [json.dumps({"kind": "step", "step": s, "loss": 1.0 / (s + 1), "text": "é" * (s % 5)}) for s in steps]
+    path.write_text("".join(line + "\n" for line in lines) + tail, encoding="utf-8")
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 16])
+def test_a_resume_cuts_the_records_after_its_checkpoint_reading_only_the_tail(tmp_path, monkeypatch, block):
+    """The cut equals filtering every record by step, whatever the block size; a file with nothing to cut is
+    not rewritten; a torn last line and damaged lines after the cut are dropped."""
+    from gpt_studio.engine import runs
+
+    monkeypatch.setattr(runs, "TAIL_BLOCK_BYTES", block)
+    run = runs.RunDir(tmp_path / "run")
+    run.root.mkdir()
+    steps = [0, *range(1, 41), 40, 41, 42, 42, 43]  # an end and an evaluation share their step with a step record
+    for cut, torn in ((43, ""), (40, ""), (41, '{"kind": "step", "st'), (0, ""), (-1, ""), (39, "not json\n")):
+        _write_records(run.metrics_file, steps, torn)
+        before = run.metrics_file.stat()
+        runs.truncate_metrics_after(run, cut)
+        assert [r["step"] for r in read_jsonl(run.metrics_file)] == [s for s in steps if s <= cut], (cut, torn)
+        assert run.metrics_file.read_text(encoding="utf-8").endswith("\n") or cut < 0
+        untouched = run.metrics_file.stat().st_ino == before.st_ino
+        assert untouched == (cut >= 43 and not torn), (cut, torn)  # rewritten (atomically) only to cut something
+    run.metrics_file.write_bytes(b"")
+    runs.truncate_metrics_after(run, 5)
+    assert run.metrics_file.read_bytes() == b""

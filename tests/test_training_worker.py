@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 import threading
@@ -9,8 +10,10 @@ from gpt_studio.engine import checkpoint as ckpt_io
 from gpt_studio.engine import trainer as trainer_module
 from gpt_studio.engine.pretrain import pretrain
 from gpt_studio.engine.runs import find_run, read_jsonl
+from gpt_studio.engine.trainer_config import StepEvent, event_record
 from gpt_studio.ui.widgets.run_monitor import RunMonitor
 from gpt_studio.workers import running_jobs
+from gpt_studio.workers.history import StepBlock, expand
 from gpt_studio.workers.training import StepBatcher, TrainingJob, lower_thread_priority
 
 SETTINGS = {"eval_batches": 2, "eval_interval": 10, "checkpoint_interval": 10, "batch_size": 8, "lr": 3e-3,
@@ -134,13 +137,24 @@ def test_stop_leaves_a_loadable_checkpoint_and_a_new_job_resumes_it(qtbot, shake
     model, _ = ckpt_io.load_model_from_checkpoint(latest.path)
     assert model.config.vocab_size == 1000
 
+    recorded = [r["step"] for r in read_jsonl(run.metrics_file) if r["kind"] == "step"]
+    with open(run.metrics_file, "a", encoding="utf-8") as out:  # steps a crash left after the last checkpoint
+        for step in range(latest.step + 1, latest.step + 4):
+            out.write(json.dumps(event_record(StepEvent(step, 9.0, 1e-3, 1.0, 0, 0.0, 0.0))) + "\n")
+
     again = TrainingJob(shakespeare_project, resume=job.run_id)
     seen = Recorder(again)
+    taken = []
+    again.run_started.connect(lambda _run_id: taken.append(again.take_history()))
     with qtbot.waitSignal(again.finished, timeout=TIMEOUT) as done:
         again.start()
     again.wait()
     assert seen.first("run_started")[1] == job.run_id
     assert seen.steps[0].step == stopped["steps"] + 1 and done.args[0]["steps"] == 40
+    # the history before the resume, read on the worker: up to the checkpoint, as arrays, taken once
+    history = taken[0]
+    assert [e.step for e in expand(history) if e.kind == "step"] == recorded
+    assert any(isinstance(item, StepBlock) for item in history) and again.take_history() == []
 
 
 def test_a_nan_loss_is_an_error_event_then_finished_with_the_summary(qtbot, shakespeare_project, monkeypatch):

@@ -238,6 +238,27 @@ def iter_history(metrics: FileTail, samples: FileTail, chunk_events: int = CHUNK
         yield last
 
 
+def read_history(run_dir: Path, up_to_step: int | None = None,
+                 check: Callable[[], None] | None = None) -> list[Event | StepBlock]:
+    """A run's whole history so far on the calling thread, steps as :class:`StepBlock` arrays.
+
+    For a worker thread that must have the history before anything else happens (a resumed run's earlier
+    steps go before its live ones). ``up_to_step`` drops what was recorded after that step (a resume
+    from an earlier checkpoint replays those steps). ``check`` runs between chunks.
+    """
+    items: list[Event | StepBlock] = []
+    tails = FileTail(run_dir / METRICS_FILE), FileTail(run_dir / SAMPLES_FILE)
+    for chunk in iter_history(*tails, check=check):
+        for item in chunk:
+            if up_to_step is not None and isinstance(item, StepBlock):  # .step is only the block's first
+                item = StepBlock(item.rows[item.rows[:, item.fields.index("step")] <= up_to_step], item.fields)
+                if len(item.rows):
+                    items.append(item)
+            elif up_to_step is None or item.step <= up_to_step:
+                items.append(item)
+    return items
+
+
 class HistoryLoader(QObject):
     """Reads a run's recorded events off the GUI thread and hands them to it in chunks, in file order.
 

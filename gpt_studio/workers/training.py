@@ -31,6 +31,7 @@ from gpt_studio.engine.trainer_config import Event, StepEvent
 from gpt_studio.workers.threaded import ThreadedJob, hand_back
 
 STEP_EMIT_INTERVAL_S = 0.05  # at most ~20 steps_logged per second
+HISTORY_WAIT_S = 30.0  # longest a resumed run waits for the GUI to draw its earlier curve before training
 TRAINING_NICE = 5  # Linux nice of the training thread: the GUI thread wins the CPU when it wakes up
 
 
@@ -157,12 +158,16 @@ class LoopWorker(QObject):
 class _TrainingWorker(LoopWorker):
     """Creates or finds the run, trains, and emits the events as signals."""
 
-    run_started = Signal(str)
+    run_started = Signal(str, object)  # run id, its history so far (list of Event | StepBlock)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
     probe_logged = Signal(object)
     checkpoint_saved = Signal(object)
     correction_applied = Signal(object)
+
+    def __init__(self, project: Project, request: Any) -> None:
+        super().__init__(project, request)
+        self.history_drawn = threading.Event()  # set by the job once run_started's slots have run
 
     def _work(self) -> dict[str, Any]:
         """Create (or find) the run folder first, so run_started comes before any training work."""
@@ -183,9 +188,30 @@ class _TrainingWorker(LoopWorker):
                 run = branch_run(self._project, req["branch"][0], req["branch"][1])
             else:
                 run = find_run(self._project, req["resume"])
-        self.run_started.emit(run.run_id)
+        history = self._history(run, resumed=req["preset_name"] is None and req["branch"] is None)
+        self.run_started.emit(run.run_id, history)
+        if history:  # let the GUI draw it before training competes with it for the GIL (4x slower then)
+            self.history_drawn.wait(HISTORY_WAIT_S)
         return pretrain(self._project, resume=run.run_id, settings=settings or None, max_steps=max_steps,
                         listeners=[self._on_event], control=self.control)
+
+    @staticmethod
+    def _history(run: Any, *, resumed: bool) -> list[Any]:
+        """The run's recorded history, read here so the GUI thread never parses it (a second per 100k steps).
+
+        A resumed run restarts at its latest checkpoint, so what was recorded after it is left out (the loop
+        records those steps again); a new run has none, and a branch holds its parent's curve up to its step.
+        """
+        from gpt_studio.engine.checkpoint import latest_checkpoint
+        from gpt_studio.workers.history import read_history
+
+        try:
+            if not resumed:
+                return read_history(run.root) if run.metrics_file.exists() else []
+            latest = latest_checkpoint(run.checkpoints_dir)
+            return read_history(run.root, up_to_step=latest.step if latest else 0)
+        except OSError:  # the run trains all the same; only its earlier curve is missing from the plot
+            return []
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, StepEvent):
@@ -232,7 +258,8 @@ class LoopJob(ThreadedJob):
 class TrainingJob(LoopJob):
     """Starts, resumes or branches a pretraining run on its own thread and relays its events as signals.
 
-    Signals, in event order: ``run_started(run_id)`` once the run folder exists; then ``steps_logged(list)``,
+    Signals, in event order: ``run_started(run_id)`` once the run folder exists (its earlier history,
+    read on the worker, waits in :meth:`take_history`); then ``steps_logged(list)``,
     ``eval_logged``, ``sample_logged``, ``checkpoint_saved``, ``correction_applied`` and ``paused_changed``
     as they happen; ``error_raised(ErrorEvent)`` when the loss became NaN or memory ran out (the run has
     ended with its last good checkpoint kept; no ``failed`` follows); ``failed(reason, details)`` for any
@@ -264,10 +291,12 @@ class TrainingJob(LoopJob):
         if sum(x is not None for x in (preset_name, resume, branch)) != 1:
             raise ValueError("give exactly one of preset_name (a new run), resume or branch")
         self.run_id: str | None = None
+        self._history: list[Any] = []
         request = {"preset_name": preset_name, "settings": dict(settings or {}), "resume": resume,
                    "branch": branch, "max_steps": max_steps}
         worker = _TrainingWorker(project, request)
         self._control = worker.control  # kept here: the worker drops it when its run ends
+        self._history_drawn = worker.history_drawn
         worker.run_started.connect(self._on_run_started)
         self._run_on_thread(worker, "training", ("steps_logged", "eval_logged", "sample_logged", "probe_logged",
                                                  "checkpoint_saved", "correction_applied", "paused_changed",
@@ -287,7 +316,21 @@ class TrainingJob(LoopJob):
         self._control.correct(**changes)
 
     # ----------------------------------------------------------------------------- GUI-thread relays
-    @Slot(str)
-    def _on_run_started(self, run_id: str) -> None:
+    def take_history(self) -> list[Any]:
+        """The run's history before this job's first step (Events and StepBlock arrays), once; then empty.
+
+        Read on the worker before training began; a slot of ``run_started`` takes it to draw the earlier
+        curve before the live steps arrive.
+        """
+        history, self._history = self._history, []
+        return history
+
+    @Slot(str, object)
+    def _on_run_started(self, run_id: str, history: list[Any]) -> None:
         self.run_id = run_id
-        self.run_started.emit(run_id)
+        self._history = history
+        try:
+            self.run_started.emit(run_id)  # slots on this (the GUI) thread run now, before emit returns
+        finally:
+            self._history = []
+            self._history_drawn.set()

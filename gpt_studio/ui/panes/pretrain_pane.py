@@ -26,7 +26,7 @@ from gpt_studio.ui.panes import pretrain_layout
 from gpt_studio.ui.panes.pretrain_runs import RunViewer, connect_events
 from gpt_studio.ui.state import AppState
 from gpt_studio.ui.widgets.empty_state import EmptyState
-from gpt_studio.ui.widgets.runs_list import begin_monitor, run_history
+from gpt_studio.ui.widgets.runs_list import begin_monitor
 
 SHUTDOWN_WAIT_MS = 60_000
 PAGE_NO_PROJECT, PAGE_NO_DATA, PAGE_LOADING, PAGE_BODY = range(4)
@@ -52,7 +52,6 @@ class PretrainPane(QWidget):
         self.run_id: str | None = None  # the run the monitor shows as its main curve
         self._pending_overlay: str | None = None  # a branch's parent, overlaid once the child exists
         self._status_before_overlays = ""  # the status line while runs to compare were read, put back after
-        self._resumed_from: int | None = None
         self._new_max_steps: int | None = None  # a resume's or branch's new step total
         self._last_lr: float | None = None
         self._notifying = False
@@ -206,10 +205,6 @@ class PretrainPane(QWidget):
 
     def resume_run(self, run_id: str, max_steps: int | None = None) -> Any:
         """Continue ``run_id`` from its last checkpoint (towards ``max_steps`` when given)."""
-        from gpt_studio.engine.checkpoint import latest_checkpoint
-
-        latest = latest_checkpoint(self._run_dir(run_id).checkpoints_dir)
-        self._resumed_from = latest.step if latest else 0
         return self._launch(f"Resuming {run_id}…", resume=run_id, max_steps=max_steps)
 
     def branch_run(self, run_id: str, step: int, max_steps: int | None = None) -> Any:
@@ -250,15 +245,15 @@ class PretrainPane(QWidget):
         self.runs.select(run_id)
         run = self._run_dir(run_id)
         begin_monitor(self.monitor, run)
-        history = run_history(run)  # read here, not in the background: the live steps must come after it
-        if self._resumed_from is not None:
-            history = [e for e in history if e.step <= self._resumed_from]
-        self.monitor.add_events(history)
+        history = self.job.take_history() if self.job is not None else []
+        if history:  # read on the training thread, which waits for this slot: live steps come after it
+            self.monitor.add_events(history)
+            self.monitor.redraw()  # now, while training waits: drawing a long curve takes 10x longer beside it
         if self._new_max_steps:  # run.json still holds the old total until the trainer starts
             self.monitor.set_max_steps(self._new_max_steps)
         if self._pending_overlay:
             self.viewer.overlay(self._pending_overlay)
-        self._pending_overlay, self._resumed_from = None, None
+        self._pending_overlay = None
         self.controls.set_mode("running", f"Training {run_id}.")
 
     def _on_steps(self, events: list[Any]) -> None:

@@ -294,20 +294,6 @@ class RunsList(QWidget):
 
 # ------------------------------------------------------------------------------ a run's history in a monitor
 
-def run_history(run: RunDir) -> list[Event]:
-    """Every event recorded for ``run`` (steps, evaluations, samples, checkpoints, corrections, errors).
-
-    Reads on the calling thread: seconds for a long run. Only for a history that must be in place before
-    anything else happens (a started run's earlier steps, before its live ones); views that can wait take a
-    :func:`history_reader`, which reads on a worker.
-    """
-    try:
-        from gpt_studio.workers.follow import MetricsFollower
-    except ImportError:  # built in parallel; without it past runs show no curves
-        return []
-    return MetricsFollower(run.root).load_all()
-
-
 def history_reader(run: RunDir, *, steps: bool = True) -> Any:
     """A reader of ``run``'s history on a worker, not yet started; None where this build lacks the readers.
 
