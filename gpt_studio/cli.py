@@ -59,6 +59,14 @@ def _cmd_tokenizer(args: argparse.Namespace) -> dict[str, Any]:
                                  character_coverage=args.coverage, byte_fallback=args.byte_fallback,
                                  max_sentences=args.max_sentences, seed=args.seed)
     project = open_project(args.project)
+    if args.range:
+        from gpt_studio.engine.vocab_range import vocab_range
+
+        found = vocab_range(project, settings, stderr_reporter(not args.quiet))
+        return {"ok": True, "project": str(project.root), "range": True, "minimum": found.minimum,
+                "maximum": found.maximum, "all_characters": found.all_characters, "model_type": found.model_type,
+                "character_coverage": found.character_coverage, "byte_fallback": found.byte_fallback,
+                "vocab_size_problem": found.problem(settings.vocab_size), "message": found.describe()}
     meta = train_tokenizer(project, settings, stderr_reporter(not args.quiet))
     return {"ok": True, "project": str(project.root), "model_type": settings.model_type,
             "vocab_size": meta["vocab_size"], "train_seconds": meta["train_seconds"], **meta["report"],
@@ -309,6 +317,8 @@ def _human(verb: str, result: dict[str, Any]) -> str:
             lines.append(f"  {src['status']:>8}  {src['path']} ({src['documents']} docs){note}")
             lines.extend(f"            {w}" for w in src["warnings"][:5])
         return "\n".join(lines)
+    if verb == "tokenizer" and result.get("range"):
+        return "\n".join([result["message"], *([result["vocab_size_problem"]] if result["vocab_size_problem"] else [])])
     if verb == "tokenizer":
         return (f"Trained a {result['model_type']} tokenizer with {result['vocab_size']} pieces in "
                 f"{result['train_seconds']} s; fertility {result['fertility']} tokens/word, unknown rate "
@@ -430,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--byte-fallback", action="store_true", help="spell rare characters as bytes: no <unk>")
     tok.add_argument("--max-sentences", type=int, default=2_000_000, help="sample at most this many lines")
     tok.add_argument("--seed", type=int, default=0)
+    tok.add_argument("--range", action="store_true", help="print the vocab sizes these settings can train on the "
+                     "corpus (SentencePiece's own limits) and whether --vocab-size fits; trains nothing")
 
     pre = verb("pretrain", _cmd_pretrain, "Pretrain a GPT or BERT model on the project's shards (a new run, a "
                "resume, or a branch from a checkpoint). Works under torchrun.")

@@ -27,6 +27,13 @@ def test_the_headless_pipeline_prints_one_json_object_per_verb(tmp_path, shakesp
     imported = last_json(imp)
     assert imported["documents"] == 1 and imported["split_mode"] == "tail"
     assert "%" in imp.stderr, "human progress goes to stderr"
+    checked = run_cli("tokenizer", project, "--vocab-size", "90000", "--range")  # before training: what fits
+    assert checked.returncode == 0, checked.stderr
+    assert "Feasible vocab sizes for this corpus (bpe):" in checked.stdout and "at most" in checked.stdout
+    tok = run_cli("tokenizer", project, "--vocab-size", "500", "--model-type", "bpe", "--range", "--json")
+    assert tok.returncode == 0 and not (Path(project) / "tokenizer" / "tokenizer.model").exists(), tok.stderr
+    limits = last_json(tok)
+    assert limits["minimum"] < 500 < limits["maximum"] and limits["vocab_size_problem"] is None
     tok = run_cli("tokenizer", project, "--vocab-size", "500", "--model-type", "bpe", "--json")
     assert tok.returncode == 0, tok.stderr
     assert last_json(tok)["vocab_size"] == 500

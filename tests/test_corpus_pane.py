@@ -231,6 +231,45 @@ def test_a_failing_job_shows_the_error_dialog_and_the_pane_stays_usable(qtbot, s
     assert pane.tokenizer.tokenizer is not None and len(errors) == 1
 
 
+def test_the_tokenizer_settings_show_the_vocab_sizes_the_corpus_can_fill_and_fix_one_outside_them(
+        qtbot, state, sentiment_csv, errors):
+    import_corpus(state.project, [sentiment_csv])
+    pane = make_pane(qtbot, state)
+    section, hint = pane.tokenizer, pane.tokenizer.range_hint
+    assert hint.text() == "Checking which vocab sizes this corpus can fill…"  # asked off the GUI thread
+    qtbot.waitUntil(lambda: hint.range is not None, timeout=JOB_MS)
+    bpe = hint.range
+    assert f"({bpe.model_type}): {bpe.minimum:,} to {bpe.maximum:,}" in hint.text() and bpe.maximum < 60_000
+    section.vocab_size.setValue(bpe.maximum + 1)
+    assert f"at most {bpe.maximum:,}" in hint.text() and f"Use {bpe.maximum:,}" in hint.text()
+    hint.linkActivated.emit(hint.text().split("href='")[1].split("'")[0])  # the person clicks "Use …"
+    assert section.vocab_size.value() == bpe.maximum and "Feasible" in hint.text()
+
+    section.model_type.setCurrentText("unigram")  # another model type: other limits, checked again
+    qtbot.waitUntil(lambda: hint.range is not None and hint.range.model_type == "unigram", timeout=JOB_MS)
+    assert hint.range.maximum < bpe.maximum and f"at most {hint.range.maximum:,}" in hint.text()
+    section.vocab_size.setValue(5)
+    assert f"at least {hint.range.minimum:,}" in hint.text()
+    hint.linkActivated.emit(hint.text().split("href='")[1].split("'")[0])
+    assert section.vocab_size.value() == hint.range.minimum
+    with qtbot.waitSignal(state.part_changed, timeout=JOB_MS, check_params_cb=lambda part: part == "tokenizer"):
+        section.train_button.click()  # the size it set trains
+    wait_idle(qtbot, pane)
+    assert section.tokenizer.vocab_size == hint.range.minimum and errors == []
+
+
+def test_a_suggested_vocab_size_too_large_for_a_small_corpus_is_moved_into_its_range(qtbot, state, tmp_path):
+    text = tmp_path / "small.txt"
+    text.write_text("Just a few words of text, repeated to make a small corpus.\n" * 50)
+    import_corpus(state.project, [text])
+    pane = make_pane(qtbot, state)
+    section = pane.tokenizer
+    assert section.vocab_size.value() == 2000  # proposed from the corpus's size before the range is known
+    qtbot.waitUntil(lambda: section.range_hint.range is not None, timeout=JOB_MS)
+    assert section.vocab_size.value() == section.range_hint.range.maximum < 200
+    assert "Feasible" in section.range_hint.text()
+
+
 def test_the_sample_request_builds_a_working_project(qtbot, state, errors):
     pane = make_pane(qtbot, state)
     state.request_sample()  # the welcome page's "Use sample corpus" with an empty project open

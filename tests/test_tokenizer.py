@@ -5,6 +5,7 @@ from gpt_studio.engine.errors import CancelledError, StudioError
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import init_project
 from gpt_studio.engine.tokenizer import SPECIAL_IDS, TokenizerSettings, load_tokenizer, train_tokenizer
+from gpt_studio.engine.vocab_range import vocab_range
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,44 @@ def test_cancelling_training_stops_it_and_changes_nothing(sentiment_project):
 def test_training_without_a_corpus_says_to_import_first(tmp_path):
     with pytest.raises(StudioError, match="import text first"):
         train_tokenizer(init_project(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("model_type", ["bpe", "unigram"])
+def test_the_feasible_vocab_range_is_exactly_what_training_accepts(tmp_path, sentiment_csv, model_type):
+    """Both ends train; one past either end is refused, with the problem named before any training."""
+    project = init_project(tmp_path / "proj")
+    import_corpus(project, [sentiment_csv])
+    found = vocab_range(project, TokenizerSettings(model_type=model_type))
+    assert SPECIAL_IDS["newline"] < found.minimum < 200 < found.maximum < 60_000
+    for size in (found.minimum, found.maximum):
+        assert found.problem(size) is None
+        assert train_tokenizer(project, TokenizerSettings(model_type=model_type, vocab_size=size))["vocab_size"] == size
+    outside = ((found.minimum - 1, f"at least {found.minimum:,}"), (found.maximum + 1, f"at most {found.maximum:,}"))
+    for size, words in outside:
+        assert words in found.problem(size)
+        with pytest.raises(StudioError):
+            train_tokenizer(project, TokenizerSettings(model_type=model_type, vocab_size=size))
+    assert f"{found.minimum:,} to {found.maximum:,}" in found.describe()
+
+
+def test_the_range_is_cached_per_corpus_and_settings_and_a_cancel_leaves_nothing_behind(tmp_path, sentiment_csv):
+    project = init_project(tmp_path / "proj")
+    import_corpus(project, [sentiment_csv])
+    first = vocab_range(project, TokenizerSettings())
+    cancelled = Reporter()
+    cancelled.cancel()
+    assert vocab_range(project, TokenizerSettings(), cancelled) == first  # from the cache: no child ran
+    with pytest.raises(CancelledError):  # other settings: not cached, and the cancel stops the probe
+        vocab_range(project, TokenizerSettings(byte_fallback=True), cancelled)
+    assert not [p for p in project.root.rglob(".*") if p.is_dir()]
+    with_bytes = vocab_range(project, TokenizerSettings(byte_fallback=True))
+    assert with_bytes.minimum == first.minimum + 256  # a piece for every byte value
+    import_corpus(project, [sentiment_csv], ImportOptions(val_fraction=0.4))  # a new corpus: a new range
+    assert vocab_range(project, TokenizerSettings()).maximum < first.maximum
+
+
+def test_a_character_model_has_no_upper_limit_and_names_the_size_that_keeps_every_character(sentiment_project):
+    found = vocab_range(sentiment_project, TokenizerSettings(model_type="char", vocab_size=0))
+    assert found.maximum is None and found.problem(0) is None and found.problem(10**6) is None
+    meta = train_tokenizer(sentiment_project, TokenizerSettings(model_type="char", vocab_size=0))
+    assert found.all_characters == meta["vocab_size"] and f"{meta['vocab_size']:,}" in found.describe()

@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,10 +198,15 @@ def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
     return f"SentencePiece could not train the tokenizer: {message.strip().splitlines()[-1][-300:]}"
 
 
-def _run_trainer(kwargs: dict[str, Any], staging: Path, settings: TokenizerSettings, reporter: Reporter) -> None:
+def run_trainer_child(kwargs: dict[str, Any], seed: int, staging: Path, reporter: Reporter,
+                      on_poll: Callable[[Path], None] | None = None) -> str | None:
+    """Run SentencePiece's trainer in a child process (cancellable); its error message, or None on success.
+
+    ``on_poll(log_path)`` runs every 50 ms while it works (progress from the trainer's log).
+    """
     log_path, error_path = staging / "train.log", staging / "train.error"
     child = mp_context().Process(target=_spm_child.train, daemon=True,
-                                  args=(kwargs, settings.seed, str(log_path), str(error_path)))
+                                  args=(kwargs, seed, str(log_path), str(error_path)))
     child.start()
     try:
         while child.is_alive():
@@ -210,13 +215,21 @@ def _run_trainer(kwargs: dict[str, Any], staging: Path, settings: TokenizerSetti
                 child.terminate()
                 child.join()
                 reporter.check()
-            _progress_from_log(log_path, settings, reporter)
+            if on_poll is not None:
+                on_poll(log_path)
     finally:
         if child.is_alive():
             child.kill()
             child.join()
-    if child.exitcode != 0:
-        message = error_path.read_text(encoding="utf-8") if error_path.exists() else f"exit code {child.exitcode}"
+    if child.exitcode == 0:
+        return None
+    return error_path.read_text(encoding="utf-8") if error_path.exists() else f"exit code {child.exitcode}"
+
+
+def _run_trainer(kwargs: dict[str, Any], staging: Path, settings: TokenizerSettings, reporter: Reporter) -> None:
+    message = run_trainer_child(kwargs, settings.seed, staging, reporter,
+                                lambda log: _progress_from_log(log, settings, reporter))
+    if message is not None:
         raise StudioError(_explain_trainer_error(message, settings))
 
 

@@ -130,7 +130,13 @@ def pretrain_ready(pane: Any) -> bool:
     return laid_out and not getattr(monitor, "redraw_pending", False)
 
 
-PANE_READY: dict[int, Callable[[Any], bool]] = {1: pretrain_ready}  # pane index → when it shows its real state
+def corpus_ready(pane: Any) -> bool:
+    """The Corpus & Tokenizer pane has checked which vocab sizes its corpus can fill."""
+    hint = getattr(getattr(pane, "tokenizer", None), "range_hint", None)
+    return hint is None or not hint.is_checking
+
+
+PANE_READY: dict[int, Callable[[Any], bool]] = {0: corpus_ready, 1: pretrain_ready}  # when a pane shows its state
 
 
 # ---------------------------------------------------------------------------------------- the main window

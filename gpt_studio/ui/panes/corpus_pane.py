@@ -83,6 +83,10 @@ class CorpusPane(QWidget):
             sample_requested.connect(self._on_sample_requested)
         self.set_project(state.project)
 
+    def shutdown(self) -> None:
+        """Stop the vocab-size check (the main window calls this before it waits for jobs and quits)."""
+        self.tokenizer.range_hint.cancel()
+
     def _build(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.corpus)

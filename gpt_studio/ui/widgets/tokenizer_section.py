@@ -36,6 +36,7 @@ from gpt_studio.engine.tokenizer import Tokenizer, TokenizerSettings
 from gpt_studio.ui.widgets.flow_layout import FlowLayout
 from gpt_studio.ui.widgets.job_bar import JobBar
 from gpt_studio.ui.widgets.token_chips import GAP, TokenChips, unknown_surfaces
+from gpt_studio.ui.widgets.vocab_range_hint import VocabRangeHint
 from gpt_studio.ui.widgets.vocab_table import VocabView
 from gpt_studio.ui.widgets.wording import noun, plural
 from gpt_studio.ui.widgets.wrap_label import WrapLabel
@@ -44,7 +45,8 @@ TIPS = {
     "model_type": "bpe merges the most frequent pairs of pieces (GPT-style); unigram starts big and prunes "
                   "the least useful pieces (often better for morphology); char gives one id per character.",
     "vocab_size": "Number of token ids, the 8 reserved ones included. Larger vocabularies give shorter "
-                  "sequences but need more text to learn each piece; 0 with char means every character.",
+                  "sequences but need more text to learn each piece; 0 with char means every character. "
+                  "The line below says which sizes this corpus can fill.",
     "coverage": "Share of the corpus's characters that get their own piece; the rarest rest become <unk> "
                 "(or bytes with byte fallback). Use 1.0 for English, 0.9995 for large character sets.",
     "byte_fallback": "Spell characters without a piece as their UTF-8 bytes (256 extra ids), so no text ever "
@@ -86,6 +88,7 @@ class TokenizerSection(QWidget):
         self.manifest: dict[str, Any] | None = None
         self.tokenizer: Tokenizer | None = None
         self._locked = False
+        self._suggested: int | None = None  # the vocab size this section proposed (moved into the range if need be)
         self.train_bar = JobBar()
         self.encode_bar = JobBar()
         for bar in (self.train_bar, self.encode_bar):
@@ -145,12 +148,33 @@ class TokenizerSection(QWidget):
             grid.addWidget(widget, i // 2, (i % 2) * 2 + 1)
         grid.addWidget(self.byte_fallback, 1, 2, 1, 2)
         grid.setColumnStretch(4, 1)  # spare width goes to the right, not into very wide fields
+        self.range_hint = VocabRangeHint()
+        self.range_hint.use_size.connect(self.vocab_size.setValue)
+        self.range_hint.found.connect(self._on_range_found)
+        self.vocab_size.valueChanged.connect(self.range_hint.judge)
+        for signal in (self.model_type.currentTextChanged, self.coverage.valueChanged, self.byte_fallback.toggled):
+            signal.connect(self._check_range)
+        grid.addWidget(self.range_hint, 2, 0, 1, 5)
         row = QHBoxLayout()
         row.setSpacing(10)
         row.addWidget(self.train_button)
         row.addWidget(self.train_bar, 1)
-        grid.addLayout(row, 2, 0, 1, 5)
+        grid.addLayout(row, 3, 0, 1, 5)
         return box
+
+    def _on_range_found(self, found: Any) -> None:
+        """Our own suggestion must fit the corpus: move it into the range (a size the person chose stays)."""
+        size = self.vocab_size.value()
+        if size == self._suggested and found.problem(size) is not None:
+            self._suggested = min(max(size, found.minimum), found.maximum or size)
+            self.vocab_size.setValue(self._suggested)
+
+    def _check_range(self) -> None:
+        """Ask again which vocab sizes fit (the corpus or a setting that moves the limits changed)."""
+        has_corpus = self.project is not None and self.manifest is not None
+        self.range_hint.check(self.project if has_corpus else None, self.model_type.currentText(),
+                              self.coverage.value(), self.byte_fallback.isChecked())
+        self.range_hint.judge(self.vocab_size.value())
 
     def _inspect_page(self) -> QWidget:
         report = QGroupBox("Report (measured on the validation split)")
@@ -237,10 +261,12 @@ class TokenizerSection(QWidget):
         if self.tokenizer is not None:
             self._show_tokenizer(self.tokenizer)
         elif manifest is not None:
-            self.vocab_size.setValue(suggested_vocab(int(manifest.get("stats", {}).get("characters", 0))))
+            self._suggested = suggested_vocab(int(manifest.get("stats", {}).get("characters", 0)))
+            self.vocab_size.setValue(self._suggested)
             self.train_bar.set_message("Not trained yet: choose the settings and train.")
         self._show_shards()
         self._update_enabled()
+        self._check_range()
 
     def chars_per_token(self) -> float | None:
         """The tokenizer's measured characters per token (None without a tokenizer)."""
@@ -288,6 +314,10 @@ class TokenizerSection(QWidget):
         """Disable starting work while another job of the pane runs."""
         self._locked = locked
         self._update_enabled()
+        if locked:  # the corpus may be replaced meanwhile: check again once it is done
+            self.range_hint.cancel()
+        elif self.range_hint.range is None:
+            self._check_range()
 
     def _busy(self) -> bool:
         return self._locked or self.train_bar.is_running or self.encode_bar.is_running
@@ -312,6 +342,10 @@ class TokenizerSection(QWidget):
 
     def _on_running_changed(self, running: bool) -> None:
         self._update_enabled()
+        if running:  # a check beside training or encoding would only slow both down
+            self.range_hint.cancel()
+        elif self.range_hint.range is None:
+            self._check_range()
         self.running_changed.emit(running)
 
     # ------------------------------------------------------------------------------------------- preview
