@@ -6,8 +6,8 @@ depend on the corpus, the model type, the character coverage and byte fallback i
 predicts (on 60 KB of Shakespeare: at most 8,114 for BPE but 2,034 for unigram). The trainer finds them in
 its first pass over the text, before any merging, so this module runs it in a child process with a size
 far too large and one far too small and reads the two limits from its refusals: the exact range, in
-0.1-1 s for BPE and a few seconds for unigram on tens of megabytes. The trainer samples the same lines as
-real training does, so the range holds for the training that follows.
+0.5-2 s for BPE and 1-5 s for unigram on 1-26 MB (benchmarks/bench_vocab_range.py). The trainer samples the
+same lines as real training does, so the range holds for the training that follows.
 
 Results are cached in ``corpus/vocab_ranges.json`` by corpus checksum and settings; a new import replaces
 the corpus folder and with it the cache.
