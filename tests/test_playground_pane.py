@@ -370,3 +370,35 @@ def test_export_opens_the_hugging_face_export_for_the_chosen_model(qtbot, pane, 
     with qtbot.waitSignal(dialogs[0].exported, timeout=60_000) as exported:
         dialogs[0].action_button.click()
     assert (exported.args[0] / "config.json").is_file() and (exported.args[0] / "model.safetensors").is_file()
+
+
+def test_while_a_run_trains_the_playground_says_it_shares_the_device(qtbot, pane, models, tmp_path):
+    from gpt_studio.workers.training import TrainingJob
+
+    pane.show()
+    assert not pane.shared_note.isVisible()
+    elsewhere = private_copy(models[0], tmp_path / "other")  # any run of this window counts, in any project
+    job = TrainingJob(elsewhere, preset_name="tiny-gpt", settings=PRETRAIN, max_steps=100_000)
+    with qtbot.waitSignal(job.run_started, timeout=JOB_MS):
+        job.start()
+    try:
+        qtbot.waitUntil(pane.shared_note.isVisible, timeout=3000)  # noticed within a poll
+        assert f"While the pretraining run {job.run_id} trains" in pane.shared_note.text()
+        assert "File › Settings…" in pane.shared_note.text()
+    finally:
+        with qtbot.waitSignal(job.finished, timeout=JOB_MS):
+            job.stop()
+    qtbot.waitUntil(lambda: not pane.shared_note.isVisible(), timeout=3000)
+
+
+def test_running_out_of_memory_is_told_as_such_not_as_a_crash(qtbot):
+    from gpt_studio.workers import Job
+
+    def allocate(_reporter):  # what torch raises when a CUDA allocation fails
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)")
+
+    job = Job(allocate, "generating")
+    with qtbot.waitSignal(job.failed, timeout=JOB_MS) as failed:
+        job.start()
+    reason = failed.args[0]
+    assert reason.startswith("Out of memory while generating.") and "pause or stop a training run" in reason

@@ -23,6 +23,20 @@ from gpt_studio.workers.threaded import ThreadedJob, hand_back, running_jobs
 __all__ = ["Job", "running_jobs"]  # running_jobs lived here first; its importers look for it here
 
 
+OUT_OF_MEMORY_ADVICE = ("The device's memory is full: pause or stop a training run that shares it, close other "
+                        "programs, or choose a smaller setting (or the CPU in File › Settings…), then try again.")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says memory ran out: Python's MemoryError, or torch's CUDA / MPS out-of-memory errors.
+
+    torch raises ``torch.OutOfMemoryError`` (a RuntimeError) on CUDA and a plain RuntimeError whose message says
+    "out of memory" on MPS; both mean the same thing to a person, and neither is a bug.
+    """
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
 class _JobWorker(QObject):
     """Runs on the job's QThread: calls ``fn(reporter)`` and emits how it ended."""
 
@@ -54,10 +68,11 @@ class _JobWorker(QObject):
             self.cancelled.emit()
         except StudioError as exc:
             self.failed.emit(str(exc), "")
-        except MemoryError:
-            self.failed.emit(f"Out of memory while running {what}; try a smaller setting.", traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - any bug becomes a dialog, never a dead GUI
-            self.failed.emit(f"{what[:1].upper()}{what[1:]} failed: {exc}", traceback.format_exc())
+            if is_out_of_memory(exc):
+                self.failed.emit(f"Out of memory while {what}. {OUT_OF_MEMORY_ADVICE}", traceback.format_exc())
+            else:
+                self.failed.emit(f"{what[:1].upper()}{what[1:]} failed: {exc}", traceback.format_exc())
         else:
             self.succeeded.emit(result)
         finally:

@@ -255,6 +255,21 @@ class LoopJob(ThreadedJob):
         return self.is_running and self._control.paused
 
 
+def training_jobs() -> list[LoopJob]:
+    """The pretraining and fine-tuning runs under way in this process (the Playground says it shares with them)."""
+    from gpt_studio.workers.threaded import running_jobs
+
+    return [job for job in running_jobs() if isinstance(job, LoopJob)]
+
+
+def describe_run(job: LoopJob) -> str:
+    """A run as a person names it: "the pretraining run 2026…-gpt-ab12", "a fine-tuning run"."""
+    run_id = getattr(job, "run_id", None)
+    if isinstance(job, TrainingJob):
+        return f"the pretraining run {run_id}" if run_id else "a pretraining run"
+    return f"a {job.what} run"
+
+
 class TrainingJob(LoopJob):
     """Starts, resumes or branches a pretraining run on its own thread and relays its events as signals.
 

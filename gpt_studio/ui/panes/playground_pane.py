@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -33,6 +33,7 @@ from gpt_studio.ui.widgets.empty_state import EmptyState
 SHUTDOWN_WAIT_MS = 30_000
 PAGE_NO_PROJECT, PAGE_LOADING, PAGE_BODY = range(3)
 TAB_KEYS = ("generate", "fill_mask", "zero_shot", "classify", "inspector")
+SHARED_POLL_MS = 1000  # how often a shown Playground looks for training runs it shares the device with
 FAMILY_NAMES = {"gpt": "GPT", "bert": "BERT"}
 REASONS = {
     "generate": "Generate needs a GPT-style model, which writes left to right; this BERT-style model fills in "
@@ -138,6 +139,11 @@ class PlaygroundPane(QWidget):
         self.export_button.setToolTip("Write the chosen model as a Hugging Face folder that transformers loads.")
         self.export_button.clicked.connect(self.export_selected)
         self.status = muted_label("No model loaded.")
+        self.shared_note = muted_label("")
+        self.shared_note.setObjectName("sharedDeviceNote")
+        self.shared_note.hide()
+        self._shared_timer = QTimer(self, interval=SHARED_POLL_MS)
+        self._shared_timer.timeout.connect(self.update_shared_note)
         self.load_bar = JobBar("")
         self.load_bar.failed.connect(self._on_failed)
         self.load_bar.running_changed.connect(lambda _running: self._update_locks())
@@ -163,6 +169,9 @@ class PlaygroundPane(QWidget):
         self.built = True
         self._apply_model(None)
         self._show_project()
+        if self.isVisible():
+            self.update_shared_note()
+            self._shared_timer.start()
 
     def _build_or_explain(self) -> None:
         """Build the body; if that fails (a broken install), say so on the page instead of a silent hang."""
@@ -189,6 +198,7 @@ class PlaygroundPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        layout.addWidget(self.shared_note)
         layout.addWidget(self.load_bar)
         layout.addWidget(self.inner, 1)
         return body
@@ -202,6 +212,26 @@ class PlaygroundPane(QWidget):
             QTimer.singleShot(0, self, self._build_or_explain)
         else:
             self.refresh_models()  # runs trained from the command line meanwhile
+            self.update_shared_note()
+            self._shared_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
+        """Nobody reads the note while the pane is hidden: stop looking for runs."""
+        super().hideEvent(event)
+        if self.built:
+            self._shared_timer.stop()
+
+    def update_shared_note(self) -> None:
+        """Say so while a pretraining or fine-tuning run trains in this window: the Playground shares its device."""
+        from gpt_studio.workers.training import describe_run, training_jobs
+
+        runs = [describe_run(job) for job in training_jobs()]
+        self.shared_note.setVisible(bool(runs))
+        if runs:
+            self.shared_note.setText(
+                f"While {' and '.join(runs)} trains, the Playground shares the same CPU or GPU: answers come more "
+                "slowly, and so does training. On a GPU they also share its memory; if a request runs out of it, "
+                "pause the run, or choose the CPU in File › Settings… and load the model again.")
 
     def tab(self, key: str) -> Any:
         """The tab for ``key`` (one of TAB_KEYS)."""
