@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
 from gpt_studio.engine.project import Project
@@ -83,19 +83,22 @@ class VocabRangeHint(WrapLabel):
             return
         job = Job(lambda reporter: vocab_range(project, settings, reporter), "checking the vocab sizes")
         job.quiet = True  # type: ignore[attr-defined]  # reads only, ends within seconds: quitting need not ask
-        job.succeeded.connect(lambda found, job=job: self._on_found(job, found))
-        job.failed.connect(lambda reason, _details, job=job: self._on_failed(job, reason))
+        # bound slots, not lambdas: Qt drops the connection if this label is deleted before the job answers
+        job.succeeded.connect(self._on_found)
+        job.failed.connect(self._on_failed)
         self.job = job
         job.start()
 
-    def _on_found(self, job: Job, found: Any) -> None:
-        if job is self.job:  # a later check replaced this one: its answer is for other settings
+    @Slot(object)
+    def _on_found(self, found: Any) -> None:
+        if self.sender() is self.job:  # else a later check replaced this one: its answer is for other settings
             self.job, self.range = None, found
             self._render()
             self.found.emit(found)
 
-    def _on_failed(self, job: Job, reason: str) -> None:
-        if job is self.job:
+    @Slot(str, str)
+    def _on_failed(self, reason: str, _details: str) -> None:
+        if self.sender() is self.job:
             self.job, self._failure = None, reason
             self._render()
 
