@@ -11,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 
-def train(kwargs: dict[str, Any], seed: int, log_path: str, error_path: str) -> None:
-    """Run the trainer with its log (stderr) sent to a file that the parent reads for progress."""
+def train(kwargs: dict[str, Any], seed: int, log_path: str, error_path: str, nice: int = 0) -> None:
+    """Run the trainer with its log (stderr) sent to a file that the parent reads for progress.
+
+    ``nice`` lowers the child's priority (where the system has it): for checks nobody waits on.
+    """
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 2)
     import sentencepiece as spm

@@ -199,14 +199,15 @@ def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
 
 
 def run_trainer_child(kwargs: dict[str, Any], seed: int, staging: Path, reporter: Reporter,
-                      on_poll: Callable[[Path], None] | None = None) -> str | None:
+                      on_poll: Callable[[Path], None] | None = None, nice: int = 0) -> str | None:
     """Run SentencePiece's trainer in a child process (cancellable); its error message, or None on success.
 
-    ``on_poll(log_path)`` runs every 50 ms while it works (progress from the trainer's log).
+    ``on_poll(log_path)`` runs every 50 ms while it works (progress from the trainer's log); ``nice`` lowers
+    the child's priority.
     """
     log_path, error_path = staging / "train.log", staging / "train.error"
     child = mp_context().Process(target=_spm_child.train, daemon=True,
-                                  args=(kwargs, seed, str(log_path), str(error_path)))
+                                  args=(kwargs, seed, str(log_path), str(error_path), nice))
     child.start()
     try:
         while child.is_alive():

@@ -37,6 +37,7 @@ from gpt_studio.engine.tokenizer import (
 CACHE_FILE = "vocab_ranges.json"
 TOO_SMALL = len(SPECIAL_IDS) + 1  # the smallest size the settings accept: below what any corpus needs
 TOO_LARGE = 10_000_000  # far above what any corpus fills (SentencePiece then names its largest)
+PROBE_NICE = 10  # the check runs while a person works in the app: it yields the CPU to everything else
 _HIGH = re.compile(r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)")
 _LOW = re.compile(r"Vocabulary size is smaller than required_chars\. \d+ vs (\d+)")
 
@@ -95,7 +96,7 @@ def _probe(kwargs: dict[str, Any], size: int, settings: TokenizerSettings, stagi
     """Train with ``size`` and read SentencePiece's answer: ("high" | "low" | "ok", the number it gives)."""
     prefix = staging / f"probe-{size}"
     message = run_trainer_child({**kwargs, "vocab_size": size, "model_prefix": str(prefix), "minloglevel": 2},
-                                settings.seed, staging, reporter)
+                                settings.seed, staging, reporter, nice=PROBE_NICE)
     if message is None:
         import sentencepiece as spm
 
