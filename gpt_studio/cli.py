@@ -302,6 +302,11 @@ def _cmd_plan(args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "preset": args.preset, **result.to_dict()}
 
 
+def _count(n: int, noun: str) -> str:
+    """A count with its noun: 1 document, 2,000 documents (nouns whose plural adds an s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _human(verb: str, result: dict[str, Any]) -> str:
     """A short plain-text summary for people (the JSON has everything)."""
     if verb in ("zero-shot", "fill-mask", "generate"):  # the Playground verbs (issue 7) summarise themselves
@@ -309,12 +314,13 @@ def _human(verb: str, result: dict[str, Any]) -> str:
 
         return human(verb, result)
     if verb == "import":
-        lines = [f"Imported {result['documents']:,} documents, {result['characters']:,} characters "
-                 f"({result['duplicates_removed']} duplicates removed); split by {result['split_mode']}: "
-                 f"{result['train_documents']} train / {result['val_documents']} validation documents."]
+        lines = [f"Imported {_count(result['documents'], 'document')}, {result['characters']:,} characters "
+                 f"({_count(result['duplicates_removed'], 'duplicate')} removed); split by {result['split_mode']}: "
+                 f"{result['train_documents']:,} train / {result['val_documents']:,} validation "
+                 f"{'document' if result['val_documents'] == 1 else 'documents'}."]
         for src in result["sources"]:
             note = f" — {src['reason']}" if src["reason"] else ""
-            lines.append(f"  {src['status']:>8}  {src['path']} ({src['documents']} docs){note}")
+            lines.append(f"  {src['status']:>8}  {src['path']} ({_count(src['documents'], 'doc')}){note}")
             lines.extend(f"            {w}" for w in src["warnings"][:5])
         return "\n".join(lines)
     if verb == "tokenizer" and result.get("range"):
