@@ -388,6 +388,26 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _refuse_unknown(parser: argparse.ArgumentParser, verb: str | None, extras: list[str]) -> None:
+    """Exit 2 with the verb's own usage and, for a misspelt option, the ones it may have meant.
+
+    argparse reports options a verb does not know through the top-level parser, whose usage lists the verbs,
+    not the options: "unrecognized arguments: --max-new-tokens" then left the reader to guess ``--max-tokens``.
+    """
+    import difflib
+
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    sub = subparsers[0].choices.get(verb) if subparsers and verb else None
+    target = sub or parser
+    known = [o for a in target._actions for o in a.option_strings if o.startswith("--")]  # noqa: SLF001
+    hints = []
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=")[0], known, n=2, cutoff=0.6) if extra.startswith("--") else []
+        if close:
+            hints.append(f"{extra}: did you mean {' or '.join(close)}?")
+    target.error(f"unrecognized arguments: {' '.join(extras)}" + ("; " + "; ".join(hints) if hints else ""))
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -560,7 +580,9 @@ def _run_gui(project: str | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpt-studio`` command; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _refuse_unknown(parser, getattr(args, "verb", None), extras)
     if args.smoke:
         from gpt_studio.ui.app import smoke
 

@@ -56,6 +56,12 @@ def test_an_unknown_option_is_a_usage_error(tmp_path):
     assert run_cli("import", str(tmp_path), "x.txt", "--frobnicate").returncode == 2
 
 
+def test_a_misspelt_option_gets_the_verbs_usage_and_the_option_it_may_mean():
+    result = run_cli("generate", "some-run", "Once", "--max-new-tokens", "5")
+    assert result.returncode == 2 and "usage: gpt-studio generate" in result.stderr
+    assert "--max-new-tokens: did you mean --max-tokens?" in result.stderr
+
+
 def test_help_lists_the_verbs_and_says_no_verb_opens_the_app():
     result = run_cli("--help")
     assert result.returncode == 0 and "VERB" in result.stdout and "gui" in result.stdout
