@@ -216,5 +216,6 @@ def test_the_training_thread_yields_the_cpu_to_the_gui_thread():
     thread = threading.Thread(target=body)
     thread.start()
     thread.join()
-    assert seen == [max(5, os.getpriority(os.PRIO_PROCESS, 0))]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < seen[0]  # this (GUI) thread is untouched
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # this (GUI) thread: untouched
+    assert seen == [min(19, base + 5)]  # relative, so it holds under `nice -n 10 gpt-studio` too
+    assert base < seen[0] or base == 19

@@ -32,7 +32,8 @@ from gpt_studio.workers.threaded import ThreadedJob, hand_back
 
 STEP_EMIT_INTERVAL_S = 0.05  # at most ~20 steps_logged per second
 HISTORY_WAIT_S = 30.0  # longest a resumed run waits for the GUI to draw its earlier curve before training
-TRAINING_NICE = 5  # Linux nice of the training thread: the GUI thread wins the CPU when it wakes up
+TRAINING_NICE = 5  # the training thread's nice above the GUI thread's (Linux): the GUI wins the CPU when it wakes
+MAX_NICE = 19  # the lowest priority Linux has
 
 
 def lower_thread_priority(nice: int = TRAINING_NICE) -> None:
@@ -47,8 +48,8 @@ def lower_thread_priority(nice: int = TRAINING_NICE) -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
+        tid = threading.get_native_id()  # relative: an app started with `nice` keeps its GUI above training
+        os.setpriority(os.PRIO_PROCESS, tid, min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except OSError:
         pass
 
