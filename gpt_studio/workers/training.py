@@ -192,7 +192,10 @@ class _TrainingWorker(LoopWorker):
         history = self._history(run, resumed=req["preset_name"] is None and req["branch"] is None)
         self.run_started.emit(run.run_id, history)
         if history:  # let the GUI draw it before training competes with it for the GIL (4x slower then)
-            self.history_drawn.wait(HISTORY_WAIT_S)
+            deadline = time.monotonic() + HISTORY_WAIT_S
+            while not self.history_drawn.wait(0.05) and not self.control.stop_requested:
+                if time.monotonic() > deadline:
+                    break
         return pretrain(self._project, resume=run.run_id, settings=settings or None, max_steps=max_steps,
                         listeners=[self._on_event], control=self.control)
 
