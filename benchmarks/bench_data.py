@@ -116,7 +116,7 @@ def make_big_corpus(folder: Path, target_mb: float) -> tuple[int, int]:
 
 def spm_train_args(train_txt: Path, prefix: Path) -> list[str]:
     """The ``spm_train`` command line equivalent to what ``train_tokenizer`` passes to the trainer."""
-    kwargs = tok._trainer_kwargs(SETTINGS, train_txt, prefix, os.cpu_count() or 1)
+    kwargs = tok.trainer_kwargs(SETTINGS, train_txt, prefix, os.cpu_count() or 1)
     args = ["spm_train"]
     for key, value in kwargs.items():
         if isinstance(value, bool):
@@ -156,7 +156,7 @@ def run_spm_python_train(train_txt: Path, workdir: Path) -> float:
     so this separates "our overhead" from "SentencePiece version".
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    kwargs = tok._trainer_kwargs(SETTINGS, train_txt, workdir / "py", os.cpu_count() or 1)
+    kwargs = tok.trainer_kwargs(SETTINGS, train_txt, workdir / "py", os.cpu_count() or 1)
     kwargs["_seed"] = SETTINGS.seed
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", _PY_TRAIN, json.dumps(kwargs), str(workdir / "py_train.log")], check=True)

@@ -144,7 +144,7 @@ def sha256_file(path: Path) -> str:
 
 # --------------------------------------------------------------------------------------------- training
 
-def _trainer_kwargs(settings: TokenizerSettings, input_path: Path, prefix: Path, threads: int) -> dict[str, Any]:
+def trainer_kwargs(settings: TokenizerSettings, input_path: Path, prefix: Path, threads: int) -> dict[str, Any]:
     char_all = settings.model_type == "char" and settings.vocab_size == 0
     return {
         "input": str(input_path), "model_prefix": str(prefix), "model_type": settings.model_type,
@@ -164,6 +164,8 @@ def mp_context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
+VOCAB_TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
+VOCAB_TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")  # asked, needed
 _BPE_PROGRESS = re.compile(r"Added: freq=\d+ size=(\d+)")
 _UNIGRAM_PROGRESS = re.compile(r"EM sub_iter=\d+ size=(\d+)")
 
@@ -186,11 +188,11 @@ def _progress_from_log(log_path: Path, settings: TokenizerSettings, reporter: Re
 
 def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
     """Turn SentencePiece's check failures into advice that names the feasible value."""
-    high = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", message)
+    high = VOCAB_TOO_HIGH.search(message)
     if high:
         return (f"Vocab size {high.group(1)} is too large for this corpus: the largest feasible value is "
                 f"{high.group(2)}. Set the vocab size to {high.group(2)} or less, or import more text.")
-    low = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", message)
+    low = VOCAB_TOO_LOW.search(message)
     if low:
         return (f"Vocab size {low.group(1)} is too small: the reserved tokens and the characters kept at "
                 f"{settings.character_coverage:.4g} coverage need at least {low.group(2)}. Set the vocab "
@@ -248,7 +250,7 @@ def train_tokenizer(project: Project, settings: TokenizerSettings | None = None,
     try:
         started = time.perf_counter()
         reporter.progress(0, 0, "Reading the corpus", force=True)
-        kwargs = _trainer_kwargs(settings, project.corpus_dir / "train.txt", staging / "tokenizer",
+        kwargs = trainer_kwargs(settings, project.corpus_dir / "train.txt", staging / "tokenizer",
                                  os.cpu_count() or 1)
         _run_trainer(kwargs, staging, settings, reporter)
         train_seconds = time.perf_counter() - started

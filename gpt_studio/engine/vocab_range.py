@@ -16,7 +16,6 @@ the corpus folder and with it the cache.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,17 +28,17 @@ from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.tokenizer import (
     SPECIAL_IDS,
+    VOCAB_TOO_HIGH,
+    VOCAB_TOO_LOW,
     TokenizerSettings,
-    _trainer_kwargs,
     run_trainer_child,
+    trainer_kwargs,
 )
 
 CACHE_FILE = "vocab_ranges.json"
 TOO_SMALL = len(SPECIAL_IDS) + 1  # the smallest size the settings accept: below what any corpus needs
 TOO_LARGE = 10_000_000  # far above what any corpus fills (SentencePiece then names its largest)
 PROBE_NICE = 10  # the check runs while a person works in the app: it yields the CPU to everything else
-_HIGH = re.compile(r"Vocabulary size too high \(\d+\)\. Please set it to a value <= (\d+)")
-_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. \d+ vs (\d+)")
 
 
 @dataclass(frozen=True)
@@ -101,10 +100,10 @@ def _probe(kwargs: dict[str, Any], size: int, settings: TokenizerSettings, stagi
         import sentencepiece as spm
 
         return "ok", spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
-    for kind, pattern in (("high", _HIGH), ("low", _LOW)):
+    for kind, pattern in (("high", VOCAB_TOO_HIGH), ("low", VOCAB_TOO_LOW)):
         found = pattern.search(message)
         if found:
-            return kind, int(found.group(1))
+            return kind, int(found.group(2))  # the limit SentencePiece names
     raise StudioError(f"SentencePiece could not read the corpus: {message.strip().splitlines()[-1][-300:]}")
 
 
@@ -129,7 +128,7 @@ def vocab_range(project: Project, settings: TokenizerSettings | None = None,
     reporter.progress(0, 0, "Checking which vocab sizes the corpus can fill", force=True)
     staging = temp_dir_beside(project.corpus_dir / "vocab-range")
     try:
-        kwargs = _trainer_kwargs(settings, project.corpus_dir / "train.txt", staging / "probe", os.cpu_count() or 1)
+        kwargs = trainer_kwargs(settings, project.corpus_dir / "train.txt", staging / "probe", os.cpu_count() or 1)
         found = _measure(kwargs, settings, staging, reporter)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
