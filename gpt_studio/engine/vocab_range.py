@@ -16,13 +16,13 @@ the corpus folder and with it the cache.
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from gpt_studio.engine import corpus
-from gpt_studio.engine.atomic import read_json, temp_dir_beside, write_json
+from gpt_studio.engine.atomic import read_json, write_json
 from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.progress import Reporter
 from gpt_studio.engine.project import Project
@@ -126,15 +126,16 @@ def vocab_range(project: Project, settings: TokenizerSettings | None = None,
         except TypeError:
             pass  # written by another version: probe again
     reporter.progress(0, 0, "Checking which vocab sizes the corpus can fill", force=True)
-    staging = temp_dir_beside(project.corpus_dir / "vocab-range")
-    try:
+    with tempfile.TemporaryDirectory(prefix="gpt-studio-vocab-range-") as folder:  # throwaway models: not the project
+        staging = Path(folder)
         kwargs = trainer_kwargs(settings, project.corpus_dir / "train.txt", staging / "probe", os.cpu_count() or 1)
         found = _measure(kwargs, settings, staging, reporter)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     cache = _read_cache(project)
     cache[key] = asdict(found)
-    write_json(project.corpus_dir / CACHE_FILE, cache)
+    try:
+        write_json(project.corpus_dir / CACHE_FILE, cache)
+    except OSError:  # a read-only project: the range holds all the same, it is only asked again next time
+        pass
     return found
 
 
