@@ -26,7 +26,7 @@ from gpt_studio.engine.trainer_config import (
 from gpt_studio.ui.widgets.monitor_data import Smoother
 from gpt_studio.ui.widgets.run_monitor import RunMonitor
 from gpt_studio.workers.follow import MetricsFollower
-from gpt_studio.workers.history import HistoryLoader, StepBlock, event_count, expand
+from gpt_studio.workers.history import STEP_FIELDS, HistoryLoader, StepBlock, event_count, expand
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,6 +143,17 @@ def test_steps_from_an_earlier_checkpoint_replace_the_later_rows(monitor):
     assert monitor._evals.n == 0
     monitor.redraw()
     assert len(monitor._ema.getData()[1]) == 25
+
+
+def test_an_overlay_takes_a_readers_step_blocks_as_they_are_and_draws_the_same_curve(monitor):
+    events = steps(1, 60)
+    rows = [[getattr(e, name) for name in STEP_FIELDS] for e in events[:50]]
+    block = StepBlock(np.array(rows, dtype=np.float64), STEP_FIELDS)
+    monitor.overlay_run("events", events, [evaluation(20)])
+    monitor.overlay_run("blocks", [block, *events[50:]], [evaluation(20)])  # a block, then lone steps, in order
+    a, b = monitor._overlays["events"], monitor._overlays["blocks"]
+    assert np.array_equal(a.steps.rows, b.steps.rows) and a.steps.n == 60
+    assert np.array_equal(a.evals.rows, b.evals.rows)
 
 
 def test_overlays_are_drawn_in_their_own_colours_with_a_legend(monitor):

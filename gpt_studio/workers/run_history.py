@@ -3,9 +3,9 @@
 For the views that need a run at once rather than drawn as it arrives: an overlay in the monitor (Compare, a
 branch's parent) and the branch dialog's validation losses. Reading a 100k-step run on the GUI thread froze
 the window for seconds; :class:`~gpt_studio.workers.history.HistoryLoader` reads it on a worker, taking turns
-with the GUI thread, and this collects its chunks. Steps arrive as arrays and become StepEvents one chunk at
-a time (about 1 ms each), so the GUI thread never converts a whole run in one go; a reader that does not want
-them (``steps=False``) skips them.
+with the GUI thread, and this collects its chunks. Steps arrive as :class:`StepBlock` arrays and are kept so
+(``RunMonitor.overlay_run`` takes them as they are; making 100k StepEvents cost the GUI thread ~0.3 s); a
+reader that does not want them (``steps=False``) skips them.
 """
 
 from __future__ import annotations
@@ -21,21 +21,22 @@ from gpt_studio.workers.history import HistoryLoader, StepBlock
 class RunHistoryReader(QObject):
     """Reads a run folder's metrics and samples on a worker; ``loaded(run_id, steps, events)`` once all are read.
 
-    ``steps`` is every step as a :class:`StepEvent` (empty when made with ``steps=False``) and ``events`` every
-    other event, each in file order; or ``failed(reason, details)``. A small run is read at once in
-    :meth:`start` (the signal comes before it returns). When the view that wanted the run goes away, call
-    :meth:`cancel`: nothing is emitted afterwards. Keep the reader parentless (its owner drops it): its loader
-    must never be deleted while its thread reads (a QObject deleted while another thread emits its signal can
-    crash or deadlock), and the loader's job keeps it alive until that thread ends.
+    ``steps`` holds every step, as :class:`StepBlock` arrays (a damaged stretch may leave a lone StepEvent;
+    empty when made with ``steps=False``), and ``events`` every other event, each in file order; or
+    ``failed(reason, details)``. A small run is read at once in :meth:`start` (the signal comes before it
+    returns). When the view that wanted the run goes away, call :meth:`cancel`: nothing is emitted afterwards.
+    Keep the reader parentless (its owner drops it): its loader must never be deleted while its thread reads
+    (a QObject deleted while another thread emits its signal can crash or deadlock), and the loader's job
+    keeps it alive until that thread ends.
     """
 
-    loaded = Signal(str, object, object)  # run id, list[StepEvent], list[Event] (every other kind)
+    loaded = Signal(str, object, object)  # run id, list[StepBlock | StepEvent], list[Event] (every other kind)
     failed = Signal(str, str)  # reason, details
 
     def __init__(self, run_dir: Path, *, steps: bool = True) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.steps: list[StepEvent] = []
+        self.steps: list[StepBlock | StepEvent] = []
         self.events: list[Event] = []
         self.done = False  # every event was read and ``loaded`` emitted
         self._keep_steps = steps
@@ -72,10 +73,7 @@ class RunHistoryReader(QObject):
     @Slot(object)
     def _on_chunk(self, chunk: list[Event | StepBlock]) -> None:
         for item in chunk:
-            if isinstance(item, StepBlock):
-                if self._keep_steps:
-                    self.steps.extend(item.events())
-            elif isinstance(item, StepEvent):
+            if isinstance(item, StepBlock | StepEvent):
                 if self._keep_steps:
                     self.steps.append(item)
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,9 +65,33 @@ def step_rows(events: Sequence[StepEvent], wall_offset: float, last_elapsed: flo
 
     Returns (rows, new wall offset, last elapsed seen).
     """
-    raw = np.array([(e.step, e.tokens_seen, e.elapsed_seconds, e.loss, e.lr, e.grad_norm, e.tokens_per_second)
-                    for e in events], dtype=np.float64).reshape(-1, len(EVENT_FIELDS))
-    return wall_rows(raw, wall_offset, last_elapsed)
+    return wall_rows(_event_rows(events), wall_offset, last_elapsed)
+
+
+def _event_rows(events: Sequence[StepEvent]) -> np.ndarray:
+    return np.array([(e.step, e.tokens_seen, e.elapsed_seconds, e.loss, e.lr, e.grad_norm, e.tokens_per_second)
+                     for e in events], dtype=np.float64).reshape(-1, len(EVENT_FIELDS))
+
+
+def step_array(items: Sequence[Any]) -> np.ndarray:
+    """Raw step rows in :data:`EVENT_FIELDS` order from StepEvents and step blocks, in their order.
+
+    A history reader hands a long run over as blocks (``kind == "steps"``: a float array ``rows`` with columns
+    named by ``fields``); taking their arrays as they are spares making and unpacking 100k StepEvents.
+    """
+    parts: list[np.ndarray] = []
+    events: list[StepEvent] = []
+    for item in items:
+        if getattr(item, "kind", None) != "steps":
+            events.append(item)
+            continue
+        if events:
+            parts.append(_event_rows(events))
+            events = []
+        parts.append(in_event_order(item.rows, item.fields))
+    if events:
+        parts.append(_event_rows(events))
+    return np.concatenate(parts) if parts else np.empty((0, len(EVENT_FIELDS)), dtype=np.float64)
 
 
 def in_event_order(rows: np.ndarray, fields: Sequence[str]) -> np.ndarray:

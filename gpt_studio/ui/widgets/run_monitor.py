@@ -244,13 +244,16 @@ class RunMonitor(MonitorView):
         self._log(text)
 
     # ------------------------------------------------------------------------------------------ overlays
-    def overlay_run(self, run_id: str, steps: Sequence[StepEvent], evals: Sequence[EvalEvent]) -> None:
-        """Draw another run faintly in its own colour (replacing an earlier overlay of the same run)."""
+    def overlay_run(self, run_id: str, steps: Sequence[Any], evals: Sequence[EvalEvent]) -> None:
+        """Draw another run faintly in its own colour (replacing an earlier overlay of the same run).
+
+        ``steps``: StepEvents, or the step blocks a history reader hands over (taken as arrays).
+        """
         if run_id in self._overlays:
             self._overlays.pop(run_id).remove_from(self.loss_plot)
         color = QColor(mp.OVERLAY_COLORS[len(self._overlays) % len(mp.OVERLAY_COLORS)])
         overlay = mp.Overlay(run_id, color)
-        overlay.steps.append(md.step_rows(list(steps), 0.0, 0.0)[0])
+        overlay.steps.append(md.wall_rows(md.step_array(steps), 0.0, 0.0)[0])
         for event in evals:
             wall = float(md.step_to_x([event.step], overlay.steps, "wall time")[0])
             overlay.evals.append(md.eval_row(event, wall))
