@@ -238,6 +238,25 @@ def test_resuming_a_100k_step_run_reads_its_history_off_the_gui_thread_and_conti
     assert lateness < 0.400, f"the event loop stalled for {lateness * 1000:.0f} ms while the run resumed"
 
 
+def test_the_status_line_says_when_the_loop_evaluates_or_writes_a_checkpoint(qtbot, pane, project, errors):
+    """Steps stop arriving meanwhile (seconds for a large model): the status says why, then goes back."""
+    seen = []
+    with qtbot.waitSignal(pane.run_finished, timeout=RUN_MS):
+        job = start_tiny_run(qtbot, pane)  # evaluates at 0, 6 and 12; its checkpoint is at 12
+        job.phase_logged.connect(lambda event: seen.append((event.phase, event.step, pane.controls.status.text())))
+        job.steps_logged.connect(lambda events: seen.append(("steps", events[0].step, pane.controls.status.text())))
+    phases = [(phase, step, text) for phase, step, text in seen if phase != "steps"]
+    assert [(phase, step) for phase, step, _ in phases] == [("evaluating", 0), ("evaluating", 6),
+                                                            ("evaluating", 12), ("checkpointing", 12)]
+    assert phases[1][2] == f"Training {pane.run_id}: evaluating on the validation split at step 6…"
+    assert phases[3][2] == f"Training {pane.run_id}: writing the checkpoint of step 12…"
+    after = next(text for phase, step, text in seen if phase == "steps" and step == 7)  # stepping again
+    assert after == f"Training {pane.run_id}."
+    assert errors == [] and "Completed at step 12" in pane.controls.status.text()
+    recorded = RunDir(project.runs_dir / pane.run_id).metrics_file.read_text(encoding="utf-8")
+    assert '"phase"' not in recorded  # only for whoever watches live
+
+
 def test_comparing_with_a_100k_step_run_reads_it_off_the_gui_thread_and_overlays_every_point(qtbot, pane, project):
     """Compare reads the overlaid run on a worker: the window stays responsive and shows it busy meanwhile."""
     n = 100_000

@@ -39,6 +39,7 @@ from gpt_studio.engine.trainer_config import (
     ErrorEvent,
     EvalEvent,
     Event,
+    PhaseEvent,
     ProbeEvent,
     SampleEvent,
     Schedule,
@@ -234,6 +235,8 @@ class Trainer:
 
     def _record(self, event: Event) -> None:
         assert self.metrics is not None
+        if isinstance(event, PhaseEvent):
+            return  # for whoever watches live; the records that follow say what happened
         if isinstance(event, SampleEvent):
             assert self.samples is not None
             self.samples.write(event_record(event))
@@ -309,6 +312,7 @@ class Trainer:
     def _save(self) -> None:
         state = self._trainer_state()  # every rank takes part in gathering the samplers' states
         if self.dist.is_main:
+            self._emit(PhaseEvent(self.step, "checkpointing"))
             opt_state = {"optimizer": self.optimizer.state_dict(),
                          "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None}
             saved = ckpt_io.save_checkpoint(self.run_dir.checkpoints_dir, self.step, self.model, opt_state, state)
@@ -400,6 +404,8 @@ class Trainer:
                                   report.n))
 
     def _evaluate_and_sample(self) -> EvalEvent:
+        if self.dist.is_main:
+            self._emit(PhaseEvent(self.step, "evaluating"))
         event = self.evaluate()
         if event.val_loss < self.best_val_loss:
             self.best_val_loss, self.best_step = event.val_loss, self.step

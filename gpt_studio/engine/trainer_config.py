@@ -266,6 +266,19 @@ class ErrorEvent:
 
 
 @dataclass(frozen=True)
+class PhaseEvent:
+    """The loop pauses training for something that takes a while: ``phase`` is evaluating | checkpointing.
+
+    Not recorded in metrics.jsonl: it only tells a person watching why steps stopped arriving (a GPT-1-sized
+    checkpoint takes seconds to write); the next step event means training goes on.
+    """
+
+    step: int
+    phase: str
+    kind: str = "phase"
+
+
+@dataclass(frozen=True)
 class EndEvent:
     """The run ended: ``reason`` is completed | stopped | error."""
 
@@ -276,7 +289,7 @@ class EndEvent:
 
 
 Event = (StepEvent | EvalEvent | SampleEvent | ProbeEvent | CheckpointEvent | CorrectionEvent | ErrorEvent
-         | EndEvent)
+         | EndEvent | PhaseEvent)
 
 
 EVENT_TYPES: dict[str, type] = {cls.kind: cls for cls in (  # each class's default ``kind`` names it

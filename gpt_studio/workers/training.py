@@ -160,6 +160,7 @@ class _TrainingWorker(LoopWorker):
     """Creates or finds the run, trains, and emits the events as signals."""
 
     run_started = Signal(str, object)  # run id, its history so far (list of Event | StepBlock)
+    phase_logged = Signal(object)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
     probe_logged = Signal(object)
@@ -224,7 +225,7 @@ class _TrainingWorker(LoopWorker):
         self._batcher.flush()
         signal = {"eval": self.eval_logged, "sample": self.sample_logged, "checkpoint": self.checkpoint_saved,
                   "correction": self.correction_applied, "error": self.error_raised,
-                  "probe": self.probe_logged}.get(event.kind)
+                  "probe": self.probe_logged, "phase": self.phase_logged}.get(event.kind)
         if event.kind == "error":
             self._error_seen = True
         elif event.kind == "end":
@@ -280,7 +281,8 @@ class TrainingJob(LoopJob):
     Signals, in event order: ``run_started(run_id)`` once the run folder exists (its earlier history,
     read on the worker, waits in :meth:`take_history`); then ``steps_logged(list)``,
     ``eval_logged``, ``sample_logged``, ``checkpoint_saved``, ``correction_applied`` and ``paused_changed``
-    as they happen; ``error_raised(ErrorEvent)`` when the loss became NaN or memory ran out (the run has
+    as they happen, with ``phase_logged(PhaseEvent)`` when the loop stops stepping to evaluate or write a
+    checkpoint; ``error_raised(ErrorEvent)`` when the loss became NaN or memory ran out (the run has
     ended with its last good checkpoint kept; no ``failed`` follows); ``failed(reason, details)`` for any
     other exception (a :class:`StudioError` gives a reason a person can act on and empty details); and
     always ``finished(summary)`` last: the run summary (``reason`` completed, stopped or error), or None
@@ -293,6 +295,7 @@ class TrainingJob(LoopJob):
     """
 
     run_started = Signal(str)
+    phase_logged = Signal(object)  # PhaseEvent: training waits while the loop evaluates or writes a checkpoint
     steps_logged = Signal(object)
     eval_logged = Signal(object)
     sample_logged = Signal(object)
@@ -319,7 +322,7 @@ class TrainingJob(LoopJob):
         worker.run_started.connect(self._on_run_started)
         self._run_on_thread(worker, "training", ("steps_logged", "eval_logged", "sample_logged", "probe_logged",
                                                  "checkpoint_saved", "correction_applied", "paused_changed",
-                                                 "error_raised", "failed"))
+                                                 "error_raised", "failed", "phase_logged"))
 
     # ------------------------------------------------------------------------------ called from the GUI
     def start(self) -> TrainingJob:

@@ -29,6 +29,8 @@ from gpt_studio.ui.widgets.empty_state import EmptyState
 from gpt_studio.ui.widgets.runs_list import begin_monitor
 
 SHUTDOWN_WAIT_MS = 60_000
+PHASE_TEXT = {"evaluating": "Training {run}: evaluating on the validation split at step {step:,}…",
+              "checkpointing": "Training {run}: writing the checkpoint of step {step:,}…"}
 PAGE_NO_PROJECT, PAGE_NO_DATA, PAGE_LOADING, PAGE_BODY = range(4)
 
 
@@ -54,6 +56,7 @@ class PretrainPane(QWidget):
         self._status_before_overlays = ""  # the status line while runs to compare were read, put back after
         self._new_max_steps: int | None = None  # a resume's or branch's new step total
         self._last_lr: float | None = None
+        self._phase_shown = False  # the status line says the loop is evaluating or writing a checkpoint
         self._notifying = False
         self.built = False
         self.stack = QStackedWidget()
@@ -228,6 +231,7 @@ class PretrainPane(QWidget):
         job.run_started.connect(self._on_run_started)
         connect_events(job, self.monitor)
         job.steps_logged.connect(self._on_steps)
+        job.phase_logged.connect(self._on_phase)
         # bound methods, never lambdas: the job emits on its thread, and a method of this QObject is queued to ours
         job.error_raised.connect(self._on_error_raised)
         job.paused_changed.connect(self._on_paused_changed)
@@ -259,6 +263,18 @@ class PretrainPane(QWidget):
     def _on_steps(self, events: list[Any]) -> None:
         if events:
             self._last_lr = events[-1].lr
+            if self._phase_shown and self.controls.mode == "running":  # the loop is stepping again
+                self.controls.status.setText(f"Training {self.run_id}.")
+            self._phase_shown = False
+
+    def _on_phase(self, event: Any) -> None:
+        """Say why steps stopped arriving: a long evaluation or checkpoint looks like a hang otherwise."""
+        if self.controls.mode != "running":
+            return
+        text = PHASE_TEXT.get(event.phase)
+        if text is not None:
+            self.controls.status.setText(text.format(step=event.step, run=self.run_id))
+            self._phase_shown = True
 
     def _on_error_raised(self, event: Any) -> None:
         self.controls.status.setText(event.message)
