@@ -252,7 +252,7 @@ class TokenizerSection(QWidget):
     def set_project(self, project: Project | None, manifest: dict[str, Any] | None) -> None:
         """Show the project's tokenizer and shards; ``manifest`` is its corpus (None: not imported yet)."""
         self.project, self.manifest = project, manifest
-        self.tokenizer = None
+        self.tokenizer, self._suggested = None, None
         if project is not None and (project.tokenizer_dir / tokenizer.META_FILE).is_file():
             try:
                 self.tokenizer = tokenizer.load_tokenizer(project)
@@ -314,10 +314,7 @@ class TokenizerSection(QWidget):
         """Disable starting work while another job of the pane runs."""
         self._locked = locked
         self._update_enabled()
-        if locked:  # the corpus may be replaced meanwhile: check again once it is done
-            self.range_hint.cancel()
-        elif self.range_hint.range is None:
-            self._check_range()
+        self._hold_range_check(locked)
 
     def _busy(self) -> bool:
         return self._locked or self.train_bar.is_running or self.encode_bar.is_running
@@ -342,11 +339,15 @@ class TokenizerSection(QWidget):
 
     def _on_running_changed(self, running: bool) -> None:
         self._update_enabled()
-        if running:  # a check beside training or encoding would only slow both down
+        self._hold_range_check(running)
+        self.running_changed.emit(running)
+
+    def _hold_range_check(self, busy: bool) -> None:
+        """No range check while a job works (it would slow it, and an import replaces the corpus); then again."""
+        if busy:
             self.range_hint.cancel()
         elif self.range_hint.range is None:
             self._check_range()
-        self.running_changed.emit(running)
 
     # ------------------------------------------------------------------------------------------- preview
 
