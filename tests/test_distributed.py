@@ -51,10 +51,18 @@ def _env() -> dict[str, str]:
 def _cli(nproc: int, *args: str) -> subprocess.CompletedProcess[str]:
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                  "-m", "gpt_studio"] if nproc > 1 else [sys.executable, "-m", "gpt_studio"])
-    proc = subprocess.run([*launcher, *args, "--json", "--quiet"], capture_output=True, text=True, env=_env(),
-                          cwd=ROOT, timeout=300)
+    for _attempt in range(2):
+        proc = subprocess.run([*launcher, *args, "--json", "--quiet"], capture_output=True, text=True, env=_env(),
+                              cwd=ROOT, timeout=300)
+        if proc.returncode == 0 or not _port_taken(proc.stderr):
+            break  # a port another process took between torchrun choosing it and binding it: try once more
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
     return proc
+
+
+def _port_taken(stderr: str) -> bool:
+    """Whether torchrun failed because its rendezvous port was in use (a race with other processes, not a bug)."""
+    return "EADDRINUSE" in stderr or "address already in use" in stderr.lower()
 
 
 def _json_lines(stdout: str) -> list[dict[str, Any]]:
