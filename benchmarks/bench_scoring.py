@@ -161,6 +161,7 @@ def bench_batching(model: Transformer, tokenizer: Any, items: int, repeats: int)
             scores[name] = [x for row in report.rows for x in row["scores"]]
     med = {k: statistics.median(v) for k, v in times.items()}
     reference = scores["one_sequence_per_pass"]
+    work, peak = matmul_gflop(model, tokenizer, data, BATCH_VARIANTS["batched"][0]), peak_gflops(model)
     return {"model": f"{model.config.n_layer}x{model.config.d_model}", "parameters": model.num_parameters(),
             "items": items, "sequences": 2 * items, "seconds": med, "threads": torch.get_num_threads(),
             "items_per_second": {k: items / v for k, v in med.items()},
@@ -168,10 +169,49 @@ def bench_batching(model: Transformer, tokenizer: Any, items: int, repeats: int)
             "speedup_vs_one_item_unshared": med["one_item_per_pass_unshared"] / med["batched"],
             "speedup_vs_one_sequence": med["one_sequence_per_pass"] / med["batched"],
             "sharing_gain_batched": med["batched_unshared"] / med["batched"],
+            "matmul_gflop": work, "peak_gflops": peak, "batched_gflops": work / med["batched"],
+            "ceiling_vs_one_item": med["one_item_per_pass"] / (work / peak),
             "same_accuracy": len(set(accuracy.values())) == 1, "accuracy": accuracy,
             "max_score_difference": max(max(abs(a - b) for a, b in zip(v, reference, strict=True))
                                         for v in scores.values()),
             "foreign_cores_max": max(foreign)}
+
+
+def matmul_gflop(model: Transformer, tokenizer: Any, data: list[Any], rows_per_pass: int) -> float:
+    """GFLOP of matrix products the batched scorer does for ``data``, padding included (the ceiling's numerator).
+
+    Per token through each layer: the q/k/v, output, and two feed-forward products; per scored position: the
+    output layer over the vocabulary. Attention's own products are left out (a few % at these lengths).
+    """
+    cfg = model.config
+    d, ff = cfg.d_model, cfg.d_ff or 4 * cfg.d_model
+    pairs = [pair for item in data for pair in item.pairs]
+    encoded = [([tokenizer.eos_id, *c], x) for c, x in logprobs._encode_pairs(tokenizer, pairs)]
+    rows, _ = logprobs._group_rows(encoded, cfg.context_length, True)
+    lengths = sorted((len(r.inputs) for r in rows), reverse=True)
+    padded = sum(max(lengths[i:i + rows_per_pass]) * len(lengths[i:i + rows_per_pass])
+                 for i in range(0, len(lengths), rows_per_pass))
+    scored = sum(len(r.targets) for r in rows)
+    return 2 * (padded * cfg.n_layer * d * (4 * d + 2 * ff) + scored * d * cfg.vocab_size) / 1e9
+
+
+def peak_gflops(model: Transformer, seconds: float = 1.0) -> float:
+    """The device's rate for one large product of this model's feed-forward shape (what batching could reach)."""
+    device = next(model.parameters()).device
+    d, ff = model.config.d_model, model.config.d_ff or 4 * model.config.d_model
+    x, w = torch.randn(2048, d, device=device), torch.randn(ff, d, device=device)
+    best = 0.0
+    with torch.no_grad():
+        for _ in range(3):
+            torch.nn.functional.linear(x, w)
+        started, calls = time.perf_counter(), 0
+        while time.perf_counter() - started < seconds:
+            torch.nn.functional.linear(x, w)
+            calls += 1
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        best = calls * 2 * 2048 * d * ff / (time.perf_counter() - started) / 1e9
+    return best
 
 
 def bench_generation(model: Transformer, tokenizer: Any, tokens: int, repeats: int) -> dict[str, Any]:
@@ -245,6 +285,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"  batched vs one item per pass (same scorer): {b['speedup_vs_one_item']:.1f}x (target "
               f"{TARGET_BATCHING:.0f}x, {verdict}); vs one item as two sequences: "
               f"{b['speedup_vs_one_item_unshared']:.1f}x; vs one sequence: {b['speedup_vs_one_sequence']:.1f}x")
+        print(f"  ceiling on this device: {b['ceiling_vs_one_item']:.1f}x ({b['matmul_gflop']:.0f} GFLOP at "
+              f"{b['peak_gflops']:.0f} GFLOP/s peak; the batched scorer ran at {b['batched_gflops']:.0f})")
         print(f"  sharing each context (batched): {b['sharing_gain_batched']:.2f}x; same accuracy: "
               f"{b['same_accuracy']} (largest score difference {b['max_score_difference']:.1e}); "
               f"{b['threads']} torch threads; other processes used up to {b['foreign_cores_max']:.1f} cores")
@@ -281,6 +323,9 @@ def batching_only(items: int, repeats: int, args: argparse.Namespace) -> int:
               f"sharing {b['sharing_gain_batched']:.2f}x, same accuracy {b['same_accuracy']} "
               f"(max diff {b['max_score_difference']:.1e}), threads {b['threads']}, "
               f"other processes up to {b['foreign_cores_max']:.1f} cores")
+        print(f"  ceiling: {b['matmul_gflop']:.0f} GFLOP of matrix products at this device's peak "
+              f"{b['peak_gflops']:.0f} GFLOP/s (the batched scorer ran at {b['batched_gflops']:.0f}) = at best "
+              f"{b['ceiling_vs_one_item']:.1f}x faster than one item per pass")
     if args.json:
         print(json.dumps(result))
     return 0

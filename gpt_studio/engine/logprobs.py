@@ -11,6 +11,7 @@ first word of a text is scored as the start of a document (as the trainer's samp
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -73,10 +74,38 @@ def _too_long(count: int, limit: int) -> StudioError:
                        "shorten it or use a model with a longer context.")
 
 
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a block makes many small objects that are all kept.
+
+    Each TokenScore made counts towards the collector's thresholds, so turning 17k scores into objects set off
+    collections that walked every object alive (the model's, the dataset's): 0.11 s of a 0.8 s dataset run,
+    for objects that hold no cycles. The collector runs as usual once the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Pieces(dict):  # type: ignore[type-arg]
+    """id -> piece, asked of the tokenizer once per id: a dataset's 17k scored tokens use a few thousand ids."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        super().__init__()
+        self._tokenizer = tokenizer
+
+    def __missing__(self, token_id: int) -> str:
+        piece = self[token_id] = self._tokenizer.id_to_piece(token_id)
+        return piece
+
+
 def _token_scores(ids: list[int], logprobs: list[float], top_ids: list[list[int]], top_lps: list[list[float]],
-                  tokenizer: Tokenizer) -> list[TokenScore]:
-    piece = tokenizer.id_to_piece
-    return [TokenScore(i, piece(i), lp, [(piece(t), v) for t, v in zip(ti, tv, strict=True)])
+                  pieces: _Pieces) -> list[TokenScore]:
+    return [TokenScore(i, pieces[i], lp, [(pieces[t], v) for t, v in zip(ti, tv, strict=True)] if ti else [])
             for i, lp, ti, tv in zip(ids, logprobs, top_ids, top_lps, strict=True)]
 
 
@@ -85,7 +114,8 @@ def _score_rows(logits: torch.Tensor, targets: torch.Tensor, top_k: int) -> tupl
     logp = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
     picked = logp.gather(1, targets[:, None])[:, 0].tolist()
     if top_k <= 0:
-        return picked, [[] for _ in picked], [[] for _ in picked]
+        none: list = [()] * len(picked)  # one shared empty tuple: 17k fresh lists kept the collector busy
+        return picked, none, none
     top = torch.topk(logp, min(top_k, logp.size(-1)), dim=-1)
     return picked, top.indices.tolist(), top.values.tolist()
 
@@ -179,31 +209,37 @@ def _run_causal(model: Transformer, rows: list[_CausalRow], batch_size: int, top
     with inference(model) as device:
         for start in range(0, len(order), batch_size):
             _check(cancel, "scoring")
-            batch = [rows[i] for i in order[start:start + batch_size]]
-            width = max(len(r.inputs) for r in batch)
-            idx = torch.zeros(len(batch), width, dtype=torch.long)  # pad id 0; never seen by scored positions
-            rows_at, cols_at, targets = [], [], []
-            for b, row in enumerate(batch):
-                idx[b, :len(row.inputs)] = torch.tensor(row.inputs)
-                rows_at += [b] * len(row.targets)
-                cols_at += row.read_columns()
-                targets += row.targets
-            layout = _layout(batch, width)
-            if layout is None:
-                hidden = model(idx.to(device))  # (B, T, C)
-            else:
-                hidden = model(idx.to(device), attention_mask=layout[1].to(device),
-                               position_ids=layout[0].to(device))
-            picked = hidden[torch.tensor(rows_at, device=device), torch.tensor(cols_at, device=device)]  # (N, C)
-            scored = _score_rows(model.lm_logits(picked), torch.tensor(targets, device=device), top_k)
-            offset = 0
-            for b, i in enumerate(order[start:start + batch_size]):
-                n = len(batch[b].targets)
-                results[i] = tuple(part[offset:offset + n] for part in scored)  # type: ignore[assignment]
-                offset += n
+            with _no_collection():  # one pass at a time: the collector runs between passes
+                _score_batch(model, rows, order[start:start + batch_size], top_k, device, results)
             if progress is not None:
                 progress(min(start + batch_size, len(order)), len(order))
     return results
+
+
+def _score_batch(model: Transformer, rows: list[_CausalRow], chosen: list[int], top_k: int, device: torch.device,
+                 results: list[tuple[list, list, list]]) -> None:
+    """One forward pass over the rows ``chosen`` (indices into ``rows``); their scores go into ``results``."""
+    batch = [rows[i] for i in chosen]
+    width = max(len(r.inputs) for r in batch)
+    idx = torch.zeros(len(batch), width, dtype=torch.long)  # pad id 0; never seen by scored positions
+    rows_at, cols_at, targets = [], [], []
+    for b, row in enumerate(batch):
+        idx[b, :len(row.inputs)] = torch.tensor(row.inputs)
+        rows_at += [b] * len(row.targets)
+        cols_at += row.read_columns()
+        targets += row.targets
+    layout = _layout(batch, width)
+    if layout is None:
+        hidden = model(idx.to(device))  # (B, T, C)
+    else:
+        hidden = model(idx.to(device), attention_mask=layout[1].to(device), position_ids=layout[0].to(device))
+    picked = hidden[torch.tensor(rows_at, device=device), torch.tensor(cols_at, device=device)]  # (N, C)
+    scored = _score_rows(model.lm_logits(picked), torch.tensor(targets, device=device), top_k)
+    offset = 0
+    for row, i in zip(batch, chosen, strict=True):
+        n = len(row.targets)
+        results[i] = tuple(part[offset:offset + n] for part in scored)  # type: ignore[assignment]
+        offset += n
 
 
 def _group_rows(encoded: list[tuple[list[int], list[int]]], limit: int,
@@ -249,13 +285,15 @@ def continuation_logprobs(model: Transformer, tokenizer: Tokenizer, pairs: list[
     limit = model.config.context_length
     encoded = [([tokenizer.eos_id, *c], x) for c, x in _encode_pairs(tokenizer, pairs)]
     rows, members = _group_rows(encoded, limit, SHARE_CONTEXTS)
-    scored = _run_causal(model, rows, max(1, batch_size), top_k, progress, cancel)
     out: list[list[TokenScore]] = [[] for _ in pairs]
-    for parts, held in zip(scored, members, strict=True):
-        offset = 0
-        for pair, count in held:
-            out[pair] = _token_scores(encoded[pair][1], *(part[offset:offset + count] for part in parts), tokenizer)
-            offset += count
+    pieces = _Pieces(tokenizer)
+    scored = _run_causal(model, rows, max(1, batch_size), top_k, progress, cancel)
+    with _no_collection():
+        for parts, held in zip(scored, members, strict=True):
+            offset = 0
+            for pair, count in held:
+                out[pair] = _token_scores(encoded[pair][1], *(part[offset:offset + count] for part in parts), pieces)
+                offset += count
     return out
 
 
@@ -325,13 +363,13 @@ def _masked_pairs(model: Transformer, tokenizer: Tokenizer, encoded: list[tuple[
     sequences = [_masked_sequence(tokenizer, c, x, limit) for c, x in encoded]
     jobs = [(ids, p) for ids, positions in sequences for p in positions]
     flat = _run_masked(model, jobs, tokenizer, max(1, batch_size), top_k, progress, cancel)
-    out, offset = [], 0
+    out, offset, pieces = [], 0, _Pieces(tokenizer)
     for ids, positions in sequences:
         part = flat[offset:offset + len(positions)]
         offset += len(positions)
         targets = [ids[p] for p in positions]
         out.append(_token_scores(targets, [r[0] for r in part], [r[1] for r in part], [r[2] for r in part],
-                                 tokenizer))
+                                 pieces))
     return out
 
 
@@ -366,8 +404,9 @@ def token_surprisal(model: Transformer, tokenizer: Tokenizer, text: str, *, top_
     if model.config.causal:
         rows = _causal_windows([tokenizer.eos_id, *ids], limit)
         scored = _run_causal(model, rows, max(1, batch_size), top_k, None, None)
+        pieces = _Pieces(tokenizer)
         return [s for row, parts in zip(rows, scored, strict=True)
-                for s in _token_scores(row.targets, *parts, tokenizer)]
+                for s in _token_scores(row.targets, *parts, pieces)]
     if len(ids) > limit - 2:
         raise _too_long(len(ids), limit - 2)
     return _masked_pairs(model, tokenizer, [([], ids)], batch_size, top_k, None, None)[0]
