@@ -321,28 +321,36 @@ def _run_masked(model: Transformer, jobs: list[tuple[list[int], int]], tokenizer
         specials = torch.tensor(tokenizer.special_ids, device=device)
         for start in range(0, len(order), batch_size):
             _check(cancel, "scoring")
-            chosen = order[start:start + batch_size]
-            width = max(len(jobs[i][0]) for i in chosen)
-            idx = torch.full((len(chosen), width), tokenizer.pad_id, dtype=torch.long)
-            keep = torch.zeros(len(chosen), width, dtype=torch.long)
-            for b, i in enumerate(chosen):
-                ids, position = jobs[i]
-                idx[b, :len(ids)] = torch.tensor(ids)
-                idx[b, position] = tokenizer.mask_id
-                keep[b, :len(ids)] = 1
-            padded = bool((keep == 0).any())  # an encoder sees both ways: padding must be masked out
-            hidden = model(idx.to(device), attention_mask=keep.to(device) if padded else None)  # (B, T, C)
-            positions = torch.tensor([jobs[i][1] for i in chosen], device=device)
-            picked = hidden[torch.arange(len(chosen), device=device), positions]  # (B, C)
-            logits = model.mlm_logits(picked).float()  # (B, V)
-            logits[:, specials] = float("-inf")  # as fill-mask: [MASK], [CLS], padding ... are never an answer
-            targets = torch.tensor([jobs[i][0][jobs[i][1]] for i in chosen], device=device)
-            lps, top_ids, top_lps = _score_rows(logits, targets, top_k)
-            for b, i in enumerate(chosen):
-                results[i] = (lps[b], top_ids[b], top_lps[b])
+            with _no_collection():  # as in _run_causal: the collector runs between passes
+                _mask_batch(model, jobs, order[start:start + batch_size], tokenizer, specials, top_k, device,
+                            results)
             if progress is not None:
                 progress(min(start + batch_size, len(order)), len(order))
     return results
+
+
+def _mask_batch(model: Transformer, jobs: list[tuple[list[int], int]], chosen: list[int], tokenizer: Tokenizer,
+                specials: torch.Tensor, top_k: int, device: torch.device,
+                results: list[tuple[float, list[int], list[float]]]) -> None:
+    """One forward pass over the masked copies ``chosen`` (indices into ``jobs``); their scores go into ``results``."""
+    width = max(len(jobs[i][0]) for i in chosen)
+    idx = torch.full((len(chosen), width), tokenizer.pad_id, dtype=torch.long)
+    keep = torch.zeros(len(chosen), width, dtype=torch.long)
+    for b, i in enumerate(chosen):
+        ids, position = jobs[i]
+        idx[b, :len(ids)] = torch.tensor(ids)
+        idx[b, position] = tokenizer.mask_id
+        keep[b, :len(ids)] = 1
+    padded = bool((keep == 0).any())  # an encoder sees both ways: padding must be masked out
+    hidden = model(idx.to(device), attention_mask=keep.to(device) if padded else None)  # (B, T, C)
+    positions = torch.tensor([jobs[i][1] for i in chosen], device=device)
+    picked = hidden[torch.arange(len(chosen), device=device), positions]  # (B, C)
+    logits = model.mlm_logits(picked).float()  # (B, V)
+    logits[:, specials] = float("-inf")  # as fill-mask: [MASK], [CLS], padding ... are never an answer
+    targets = torch.tensor([jobs[i][0][jobs[i][1]] for i in chosen], device=device)
+    lps, top_ids, top_lps = _score_rows(logits, targets, top_k)
+    for b, i in enumerate(chosen):
+        results[i] = (lps[b], top_ids[b], top_lps[b])
 
 
 def _masked_sequence(tokenizer: Tokenizer, context: list[int], continuation: list[int],
@@ -364,12 +372,13 @@ def _masked_pairs(model: Transformer, tokenizer: Tokenizer, encoded: list[tuple[
     jobs = [(ids, p) for ids, positions in sequences for p in positions]
     flat = _run_masked(model, jobs, tokenizer, max(1, batch_size), top_k, progress, cancel)
     out, offset, pieces = [], 0, _Pieces(tokenizer)
-    for ids, positions in sequences:
-        part = flat[offset:offset + len(positions)]
-        offset += len(positions)
-        targets = [ids[p] for p in positions]
-        out.append(_token_scores(targets, [r[0] for r in part], [r[1] for r in part], [r[2] for r in part],
-                                 pieces))
+    with _no_collection():
+        for ids, positions in sequences:
+            part = flat[offset:offset + len(positions)]
+            offset += len(positions)
+            targets = [ids[p] for p in positions]
+            out.append(_token_scores(targets, [r[0] for r in part], [r[1] for r in part], [r[2] for r in part],
+                                     pieces))
     return out
 
 
