@@ -366,3 +366,23 @@ def test_bad_files_name_the_file_and_the_row(gpt, tmp_path):
         zero_shot_dataset(gpt.model, gpt.tokenizer, packed, "label-words")
     with pytest.raises(StudioError, match="Unknown zero-shot task"):
         zero_shot_dataset(gpt.model, gpt.tokenizer, bad_label, "sentiment")
+
+
+def test_scoring_pauses_the_garbage_collector_only_for_its_own_bookkeeping():
+    """The collector is paused per pass (a speed-up) and is always left as it was found, errors included."""
+    import gc
+
+    from gpt_studio.engine.logprobs import _no_collection
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _no_collection():
+        assert not gc.isenabled()
+        raise RuntimeError("a pass failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _no_collection():
+            pass
+        assert not gc.isenabled()  # someone else's choice is kept
+    finally:
+        gc.enable()
