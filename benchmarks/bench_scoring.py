@@ -200,7 +200,6 @@ def peak_gflops(model: Transformer, seconds: float = 1.0) -> float:
     device = next(model.parameters()).device
     d, ff = model.config.d_model, model.config.d_ff or 4 * model.config.d_model
     x, w = torch.randn(2048, d, device=device), torch.randn(ff, d, device=device)
-    best = 0.0
     with torch.no_grad():
         for _ in range(3):
             torch.nn.functional.linear(x, w)
@@ -210,8 +209,9 @@ def peak_gflops(model: Transformer, seconds: float = 1.0) -> float:
             calls += 1
             if device.type == "cuda":
                 torch.cuda.synchronize()
-        best = calls * 2 * 2048 * d * ff / (time.perf_counter() - started) / 1e9
-    return best
+            elif device.type == "mps":
+                torch.mps.synchronize()
+        return calls * 2 * 2048 * d * ff / (time.perf_counter() - started) / 1e9
 
 
 def bench_generation(model: Transformer, tokenizer: Any, tokens: int, repeats: int) -> dict[str, Any]:
