@@ -186,6 +186,14 @@ def _progress_from_log(log_path: Path, settings: TokenizerSettings, reporter: Re
         reporter.progress(0, 0, "Reading the corpus")
 
 
+def minimum_parts(coverage: float, byte_fallback: bool) -> str:
+    """What the smallest vocabulary must hold, in words: the reserved ids, the covered characters, the bytes."""
+    kept = (f"the characters kept at coverage {coverage:.4f}".rstrip("0").rstrip(".") if coverage < 1
+            else "every character of the corpus")
+    parts = [f"the {len(SPECIAL_IDS)} reserved tokens", kept, *(["the 256 byte pieces"] if byte_fallback else [])]
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
 def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
     """Turn SentencePiece's check failures into advice that names the feasible value."""
     high = VOCAB_TOO_HIGH.search(message)
@@ -194,8 +202,8 @@ def _explain_trainer_error(message: str, settings: TokenizerSettings) -> str:
                 f"{high.group(2)}. Set the vocab size to {high.group(2)} or less, or import more text.")
     low = VOCAB_TOO_LOW.search(message)
     if low:
-        return (f"Vocab size {low.group(1)} is too small: the reserved tokens and the characters kept at "
-                f"{settings.character_coverage:.4g} coverage need at least {low.group(2)}. Set the vocab "
+        needed = minimum_parts(settings.character_coverage, settings.byte_fallback)
+        return (f"Vocab size {low.group(1)} is too small: {needed} need at least {low.group(2)}. Set the vocab "
                 f"size to {low.group(2)} or more (or lower the character coverage).")
     return f"SentencePiece could not train the tokenizer: {message.strip().splitlines()[-1][-300:]}"
 

@@ -31,6 +31,7 @@ from gpt_studio.engine.tokenizer import (
     VOCAB_TOO_HIGH,
     VOCAB_TOO_LOW,
     TokenizerSettings,
+    minimum_parts,
     run_trainer_child,
     trainer_kwargs,
 )
@@ -61,9 +62,9 @@ class VocabRange:
         if self.model_type == "char" and vocab_size == 0:
             return None
         if vocab_size < self.minimum:
-            return (f"Vocab size {vocab_size:,} is too small: the reserved tokens and the characters kept at "
-                    f"{self.character_coverage:.4g} coverage need at least {self.minimum:,}. Set {self.minimum:,} "
-                    "or more, or lower the character coverage.")
+            return (f"Vocab size {vocab_size:,} is too small: "
+                    f"{minimum_parts(self.character_coverage, self.byte_fallback)} need at least "
+                    f"{self.minimum:,}. Set {self.minimum:,} or more, or lower the character coverage.")
         if self.maximum is not None and vocab_size > self.maximum:
             return (f"Vocab size {vocab_size:,} is more than this corpus can fill with {self.model_type}: "
                     f"at most {self.maximum:,}. Set {self.maximum:,} or less, or import more text.")
