@@ -234,8 +234,8 @@ def test_resuming_a_100k_step_run_reads_its_history_off_the_gui_thread_and_conti
     assert errors == [] and finished.args[0]["reason"] == "completed"
     steps = pane.monitor.buffer("step")
     assert pane.monitor.step_count == n + 3 and steps[0] == 1 and steps[-4:].tolist() == [n, n + 1, n + 2, n + 3]
-    # parsing the history on the GUI thread stalled it for about a second
-    assert lateness < 0.400, f"the event loop stalled for {lateness * 1000:.0f} ms while the run resumed"
+    # parsing the history on the GUI thread stalled it for about a second (0.10-0.20 s now; CI may share cores)
+    assert lateness < 0.600, f"the event loop stalled for {lateness * 1000:.0f} ms while the run resumed"
 
 
 def test_the_status_line_says_when_the_loop_evaluates_or_writes_a_checkpoint(qtbot, pane, project, errors):
