@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _count(n: int, noun: str) -> str:
-    """A count with its noun: 1 document, 2,000 documents (nouns whose plural adds an s)."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+from gpt_studio.ui.widgets.wording import noun, plural  # plain Python: no Qt comes with it
 
 
 def human(verb: str, result: dict[str, Any]) -> str:
@@ -17,13 +14,13 @@ def human(verb: str, result: dict[str, Any]) -> str:
 
         return playground_human(verb, result)
     if verb == "import":
-        lines = [f"Imported {_count(result['documents'], 'document')}, {result['characters']:,} characters "
-                 f"({_count(result['duplicates_removed'], 'duplicate')} removed); split by {result['split_mode']}: "
+        lines = [f"Imported {plural(result['documents'], 'document')}, {result['characters']:,} characters "
+                 f"({plural(result['duplicates_removed'], 'duplicate')} removed); split by {result['split_mode']}: "
                  f"{result['train_documents']:,} train / {result['val_documents']:,} validation "
-                 f"{'document' if result['val_documents'] == 1 else 'documents'}."]
+                 f"{noun(result['val_documents'], 'document')}."]
         for src in result["sources"]:
             note = f" — {src['reason']}" if src["reason"] else ""
-            lines.append(f"  {src['status']:>8}  {src['path']} ({_count(src['documents'], 'doc')}){note}")
+            lines.append(f"  {src['status']:>8}  {src['path']} ({plural(src['documents'], 'doc')}){note}")
             lines.extend(f"            {w}" for w in src["warnings"][:5])
         return "\n".join(lines)
     if verb == "tokenizer" and result.get("range"):
