@@ -28,7 +28,7 @@ from gpt_studio.engine.errors import StudioError
 from gpt_studio.engine.project import Project
 from gpt_studio.engine.trainer import TrainControl
 from gpt_studio.engine.trainer_config import Event, StepEvent
-from gpt_studio.workers.threaded import ThreadedJob, hand_back
+from gpt_studio.workers.threaded import ThreadedJob, hand_back, running_jobs
 
 STEP_EMIT_INTERVAL_S = 0.05  # at most ~20 steps_logged per second
 HISTORY_WAIT_S = 30.0  # longest a resumed run waits for the GUI to draw its earlier curve before training
@@ -262,8 +262,6 @@ class LoopJob(ThreadedJob):
 
 def training_jobs() -> list[LoopJob]:
     """The pretraining and fine-tuning runs under way in this process (the Playground says it shares with them)."""
-    from gpt_studio.workers.threaded import running_jobs
-
     return [job for job in running_jobs() if isinstance(job, LoopJob)]
 
 
